@@ -1,0 +1,55 @@
+/*
+ * fsb_net.h - transport addresses and sockets (POSIX builds).
+ *
+ * Address forms, as users type them on the command line:
+ *   unix:PATH            Unix stream socket (abstract: unix:@NAME)
+ *   tcp:HOST:PORT        TCP; HOST may be a name, an IPv4 literal or [IPv6]
+ *   vsock:CID:PORT       AF_VSOCK; CID may be a number, "any", "host", "local"
+ * Parsing is pure; listening and connecting are the thin OS layer.
+ */
+#ifndef FSB_NET_H
+#define FSB_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fsb_addr_kind {
+	FSB_ADDR_UNIX = 1,
+	FSB_ADDR_TCP = 2,
+	FSB_ADDR_VSOCK = 3,
+};
+
+struct fsb_addr {
+	enum fsb_addr_kind kind;
+	char path[108];          /* unix: sun_path; leading '@' = abstract */
+	char host[256];          /* tcp */
+	uint16_t port;           /* tcp */
+	uint32_t cid;            /* vsock */
+	uint32_t vport;          /* vsock */
+};
+
+/* Parse `s`. Returns 0, or -EINVAL with a sentence naming the problem in
+ * err ("tcp:HOST:PORT: port 99999 is out of range"). */
+int fsb_addr_parse(const char *s, struct fsb_addr *out, char *err, size_t errlen);
+/* Back to the textual form; returns snprintf's result. */
+int fsb_addr_format(const struct fsb_addr *a, char *buf, size_t len);
+
+/* Listen on `a` (CLOEXEC, SO_REUSEADDR for TCP; a stale Unix socket file is
+ * replaced only if nothing answers on it). Returns the fd, or -errno with
+ * the cause in err. For tcp port 0 / vsock port -1U, *bound (if non-NULL)
+ * receives the address actually bound. */
+int fsb_net_listen(const struct fsb_addr *a, struct fsb_addr *bound, char *err, size_t errlen);
+/* Connect to `a` (blocking, CLOEXEC, TCP_NODELAY). Returns fd or -errno. */
+int fsb_net_connect(const struct fsb_addr *a, char *err, size_t errlen);
+
+/* Write/read all `len` bytes, retrying on EINTR and short transfers.
+ * Return 0, or -errno (-ECONNRESET for EOF in the middle of a read). */
+int fsb_net_write_all(int fd, const void *buf, size_t len);
+int fsb_net_read_all(int fd, void *buf, size_t len);
+
+/* Read one whole frame from `fd` into *buf (grown as needed, up to
+ * FSB_MAX_FRAME). Returns the frame length, 0 on clean EOF before any
+ * byte, or a negative code (-errno, or -FSB_EFRAME_* for a corrupt frame). */
+int fsb_net_read_frame(int fd, uint8_t **buf, size_t *cap);
+
+#endif
