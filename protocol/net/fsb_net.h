@@ -48,8 +48,9 @@ int fsb_net_write_all(int fd, const void *buf, size_t len);
 int fsb_net_read_all(int fd, void *buf, size_t len);
 
 /* Read one whole frame from `fd` into *buf (grown as needed, up to
- * FSB_MAX_FRAME). Returns the frame length, 0 on clean EOF before any
- * byte, or a negative code (-errno, or -FSB_EFRAME_* for a corrupt frame). */
-int fsb_net_read_frame(int fd, uint8_t **buf, size_t *cap);
+ * FSB_MAX_FRAME) and set *len. Returns 0, 1 on clean EOF before any byte,
+ * -errno for I/O errors (-ECONNRESET for EOF inside a frame), or -EBADMSG
+ * for a corrupt frame with the decoder's verdict (FSB_EFRAME_*) in *ferr. */
+int fsb_net_read_frame(int fd, uint8_t **buf, size_t *cap, uint32_t *len, int *ferr);
 
 #endif
