@@ -53,4 +53,16 @@ int fsb_net_read_all(int fd, void *buf, size_t len);
  * for a corrupt frame with the decoder's verdict (FSB_EFRAME_*) in *ferr. */
 int fsb_net_read_frame(int fd, uint8_t **buf, size_t *cap, uint32_t *len, int *ferr);
 
+/*
+ * The per-user token a client must present in HELLO. Default file:
+ * $FSBRIDGE_TOKEN_FILE, else $HOME/.config/fsbridge/token.
+ */
+int fsb_token_default_path(char *buf, size_t len);
+/* Read the token (trailing newline stripped) from `path` into tok. If the
+ * file is missing and `create` is set, write a new random 64-hex-digit token
+ * with mode 0600 (parent directory 0700 if it has to be made). Returns 0, or
+ * -errno with a sentence naming the path and the cause in err. */
+int fsb_token_load(const char *path, int create, char *tok, size_t toklen,
+                   char *err, size_t errlen);
+
 #endif
