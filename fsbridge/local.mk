@@ -1,1 +1,30 @@
-# fsbridge
+# fsbridge: the FUSE client daemon and its CLI (Linux only).
+if !HOST_MINGW
+bin_PROGRAMS += fsbridge/fsbridge
+fsbridge_fsbridge_SOURCES = \
+	fsbridge/main.c \
+	fsbridge/mount.c fsbridge/mount.h \
+	fsbridge/daemon.c fsbridge/daemon.h \
+	fsbridge/options.c fsbridge/options.h \
+	fsbridge/session.c fsbridge/session.h \
+	fsbridge/conn.c fsbridge/conn.h \
+	fsbridge/fuse_ops.c fsbridge/fuse_ops.h \
+	fsbridge/nodes.c fsbridge/nodes.h \
+	fsbridge/events.c fsbridge/events.h \
+	fsbridge/localserver.c fsbridge/localserver.h \
+	fsbridge/log.c fsbridge/log.h
+fsbridge_fsbridge_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol/net \
+	-DFUSE_USE_VERSION=35
+fsbridge_fsbridge_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(LIBUV_CFLAGS)
+fsbridge_fsbridge_LDADD = libfsbnet.a libfsbproto.a $(FUSE3_LIBS) $(LIBUV_LIBS) -lpthread
+
+# mount(8) looks for mount.fuse.fsbridge in /sbin; it is this binary.
+install-exec-hook: fsbridge-install-mount-helper
+uninstall-hook: fsbridge-uninstall-mount-helper
+fsbridge-install-mount-helper:
+	$(MKDIR_P) $(DESTDIR)$(sbindir)
+	ln -sf $(bindir)/fsbridge $(DESTDIR)$(sbindir)/mount.fuse.fsbridge
+fsbridge-uninstall-mount-helper:
+	rm -f $(DESTDIR)$(sbindir)/mount.fuse.fsbridge
+.PHONY: fsbridge-install-mount-helper fsbridge-uninstall-mount-helper
+endif

@@ -1,1 +1,45 @@
-# winside
+# winside: the file server. The core is portable and built for every host
+# (mingw-w64 included); the POSIX backend and the CLI only off Windows.
+WS_CORE_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/winside/core
+
+noinst_LIBRARIES += libwinside_core.a
+libwinside_core_a_SOURCES = \
+	winside/core/ws_platform.h \
+	winside/core/ws_stream.h \
+	winside/core/ws_backend.h \
+	winside/core/ws_server.h \
+	winside/core/ws_session.h \
+	winside/core/ws_ops.h \
+	winside/core/ws_log.h \
+	winside/core/ws_hash.h \
+	winside/core/ws_nodes.h \
+	winside/core/ws_handles.h \
+	winside/core/log.c \
+	winside/core/hash.c \
+	winside/core/nodes.c \
+	winside/core/handles.c \
+	winside/core/check.c \
+	winside/core/server.c \
+	winside/core/session.c \
+	winside/core/dispatch.c \
+	winside/core/ops_node.c \
+	winside/core/ops_file.c \
+	winside/core/ops_dir.c
+libwinside_core_a_CPPFLAGS = $(WS_CORE_CPPFLAGS)
+
+if !HOST_MINGW
+WS_POSIX_CPPFLAGS = $(WS_CORE_CPPFLAGS) -I$(top_srcdir)/winside/posix \
+	-I$(top_srcdir)/protocol/net
+
+noinst_LIBRARIES += libwinside_posix.a
+libwinside_posix_a_SOURCES = \
+	winside/posix/ws_posix.h \
+	winside/posix/backend.c \
+	winside/posix/stream.c
+libwinside_posix_a_CPPFLAGS = $(WS_POSIX_CPPFLAGS)
+
+bin_PROGRAMS += winside/winside
+winside_winside_SOURCES = winside/main.c
+winside_winside_CPPFLAGS = $(WS_POSIX_CPPFLAGS)
+winside_winside_LDADD = libwinside_posix.a libwinside_core.a libfsbnet.a libfsbproto.a -lpthread
+endif

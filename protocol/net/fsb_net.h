@@ -50,7 +50,10 @@ int fsb_net_read_all(int fd, void *buf, size_t len);
 /* Read one whole frame from `fd` into *buf (grown as needed, up to
  * FSB_MAX_FRAME) and set *len. Returns 0, 1 on clean EOF before any byte,
  * -errno for I/O errors (-ECONNRESET for EOF inside a frame), or -EBADMSG
- * for a corrupt frame with the decoder's verdict (FSB_EFRAME_*) in *ferr. */
+ * for a corrupt frame with the decoder's verdict in *ferr, negative as
+ * fsb_frame_check returns it (-FSB_EFRAME_CSUM); *ferr is 0 otherwise.
+ * Bad magic and impossible lengths are judged from the first 8 bytes,
+ * before anything is allocated or waited for. */
 int fsb_net_read_frame(int fd, uint8_t **buf, size_t *cap, uint32_t *len, int *ferr);
 
 /*

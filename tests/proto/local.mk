@@ -1,1 +1,30 @@
-# tests/proto
+# tests/proto: transport and client tests. test_ops runs the real winside
+# binary once per transport and drives every protocol operation.
+if !HOST_MINGW
+PROTO_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol/net $(CMOCKA_CFLAGS)
+
+check_PROGRAMS += tests/proto/test_addr tests/proto/test_token tests/proto/test_net \
+	tests/proto/test_client tests/proto/test_ops
+TESTS += tests/proto/test_addr tests/proto/test_token tests/proto/test_net \
+	tests/proto/test_client tests/proto/test_ops
+
+tests_proto_test_addr_SOURCES = tests/proto/test_addr.c
+tests_proto_test_addr_CPPFLAGS = $(PROTO_TEST_CPPFLAGS)
+tests_proto_test_addr_LDADD = libfsbnet.a $(CMOCKA_LIBS)
+
+tests_proto_test_token_SOURCES = tests/proto/test_token.c
+tests_proto_test_token_CPPFLAGS = $(PROTO_TEST_CPPFLAGS)
+tests_proto_test_token_LDADD = libfsbnet.a $(CMOCKA_LIBS)
+
+tests_proto_test_net_SOURCES = tests/proto/test_net.c
+tests_proto_test_net_CPPFLAGS = $(PROTO_TEST_CPPFLAGS)
+tests_proto_test_net_LDADD = libfsbnet.a libfsbproto.a $(CMOCKA_LIBS)
+
+tests_proto_test_client_SOURCES = tests/proto/test_client.c
+tests_proto_test_client_CPPFLAGS = $(PROTO_TEST_CPPFLAGS)
+tests_proto_test_client_LDADD = libfsbnet.a libfsbproto.a $(CMOCKA_LIBS) -lpthread
+
+tests_proto_test_ops_SOURCES = tests/proto/test_ops.c
+tests_proto_test_ops_CPPFLAGS = $(PROTO_TEST_CPPFLAGS)
+tests_proto_test_ops_LDADD = libfsbnet.a libfsbproto.a $(CMOCKA_LIBS) -lpthread
+endif

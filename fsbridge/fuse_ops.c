@@ -1,0 +1,1076 @@
+/*
+ * fuse_ops.c - see fuse_ops.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "fuse_ops.h"
+#include "log.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+/* One FUSE request on its way to the server. `call` comes first: the conn
+ * hands it back and releases it through op_release(). */
+struct fb_op {
+	struct fb_call call;
+	struct fb_fs *fs;
+	fuse_req_t req;             /* NULL for fire-and-forget requests */
+	uint64_t node;              /* the node whose attributes come back */
+	uint64_t parent;            /* the directory whose attributes come back */
+	size_t size;                /* readdir buffer, read size */
+	int plus;                   /* readdir: readdirplus */
+	struct fuse_file_info fi;
+};
+
+static struct fb_op *op_of(struct fb_call *call)
+{
+	return (struct fb_op *)call;
+}
+
+static void op_release(struct fb_call *call)
+{
+	free(op_of(call));
+}
+
+static struct fb_op *op_new(struct fb_fs *fs, fuse_req_t req, fb_call_cb cb)
+{
+	struct fb_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	op->fs = fs;
+	op->req = req;
+	op->call.cb = cb;
+	op->call.release = op_release;
+	return op;
+}
+
+static struct fb_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* Queue m for op. If that fails, answer the request now. */
+static void op_send(struct fb_op *op, struct fsb_msg *m)
+{
+	int err = fb_conn_submit(op->fs->conn, &op->call, m);
+
+	if (err < 0) {
+		if (op->req)
+			fuse_reply_err(op->req, -err);
+		free(op);
+	}
+}
+
+/* The errno a completed call failed with, or 0. */
+static int rep_errno(const struct fsb_msg *rep, int err)
+{
+	if (err < 0)
+		return -err;
+	if (rep->status != FSB_OK)
+		return fsb_status_to_errno((int)rep->status);
+	return 0;
+}
+
+static void msg_init(struct fsb_msg *m, uint16_t op)
+{
+	memset(m, 0, sizeof(*m));
+	m->op = op;
+}
+
+static struct fsb_str str_of(const char *s)
+{
+	struct fsb_str r = { .ptr = s, .len = (uint32_t)strlen(s) };
+	return r;
+}
+
+/* ---- attributes and entries ---------------------------------------------- */
+
+static void attr_to_stat(uint64_t node, const struct fsb_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	/* The kernel shows attr.ino as st_ino; the server's is the backing
+	 * file's identity, so hard links share it. */
+	st->st_ino = a->ino ? a->ino : node;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = (off_t)a->size;
+	st->st_blocks = (blkcnt_t)a->blocks;
+	st->st_blksize = a->blksize ? (blksize_t)a->blksize : 4096;
+	st->st_atim.tv_sec = a->atime.sec;
+	st->st_atim.tv_nsec = a->atime.nsec;
+	st->st_mtim.tv_sec = a->mtime.sec;
+	st->st_mtim.tv_nsec = a->mtime.nsec;
+	st->st_ctim.tv_sec = a->ctime.sec;
+	st->st_ctim.tv_nsec = a->ctime.nsec;
+}
+
+static void entry_param(const struct fb_fs *fs, const struct fsb_entry *e,
+                        struct fuse_entry_param *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->ino = e->node;
+	ep->generation = e->gen;
+	attr_to_stat(e->node, &e->attr, &ep->attr);
+	ep->attr_timeout = fs->cache.attr_timeout;
+	ep->entry_timeout = fs->cache.entry_timeout;
+}
+
+/* Give back n server references the kernel will never forget. */
+static void drop_refs(struct fb_fs *fs, uint64_t node, uint64_t n)
+{
+	fb_nodes_unref(&fs->nodes, node, n);
+	fb_conn_forget(fs->conn, node, n);
+}
+
+static void noop_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	(void)call;
+	(void)rep;
+	(void)err;
+}
+
+/* Close a server handle nobody will ever release (its open or create
+ * reply did not reach the kernel). */
+static void release_orphan_fh(struct fb_fs *fs, uint64_t fh)
+{
+	struct fb_op *op = op_new(fs, NULL, noop_done);
+	struct fsb_msg m;
+
+	if (!op)
+		return;
+	msg_init(&m, FSB_OP_RELEASE);
+	m.u.fh.fh = fh;
+	op_send(op, &m);
+}
+
+/* Hand a new entry (and, for create, its open handle in op->fi) to the
+ * kernel, keeping the reference count exact whatever happens. */
+static void reply_entry(struct fb_op *op, const struct fsb_entry *e, int is_create)
+{
+	struct fb_fs *fs = op->fs;
+	struct fuse_entry_param ep;
+	int rc;
+
+	if (e->node == 0) {
+		/* Nothing to forget: node 0 is no reference. */
+		fb_warn("server returned an entry with node 0");
+		if (is_create)
+			release_orphan_fh(fs, op->fi.fh);
+		fuse_reply_err(op->req, EIO);
+		return;
+	}
+	/* Count before replying: the kernel may forget the entry as soon
+	 * as it has it. */
+	if (fb_nodes_ref(&fs->nodes, e) < 0) {
+		fb_conn_forget(fs->conn, e->node, 1);
+		if (is_create)
+			release_orphan_fh(fs, op->fi.fh);
+		fuse_reply_err(op->req, ENOMEM);
+		return;
+	}
+	entry_param(fs, e, &ep);
+	if (is_create)
+		rc = fuse_reply_create(op->req, &ep, &op->fi);
+	else
+		rc = fuse_reply_entry(op->req, &ep);
+	if (rc < 0) {
+		/* Interrupted or the mount is gone: the kernel never saw it. */
+		drop_refs(fs, e->node, 1);
+		if (is_create)
+			release_orphan_fh(fs, op->fi.fh);
+	}
+}
+
+/* ---- lookup, forget -------------------------------------------------------- */
+
+/* Replies: entry (negative entry with ino 0 for a cached ENOENT), err. */
+static void lookup_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+
+	if (e == ENOENT && op->fs->cache.negative_timeout > 0) {
+		struct fuse_entry_param ep;
+
+		memset(&ep, 0, sizeof(ep));
+		ep.entry_timeout = op->fs->cache.negative_timeout;
+		fuse_reply_entry(op->req, &ep);
+		return;
+	}
+	if (e) {
+		fuse_reply_err(op->req, e);
+		return;
+	}
+	reply_entry(op, &rep->u.entry, 0);
+}
+
+static void fb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fb_op *op = op_new(fs_of(req), req, lookup_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	msg_init(&m, FSB_OP_LOOKUP);
+	m.u.name.parent = parent;
+	m.u.name.name = str_of(name);
+	op_send(op, &m);
+}
+
+static void forget_one(struct fb_fs *fs, uint64_t node, uint64_t nlookup)
+{
+	uint64_t held = fb_nodes_unref(&fs->nodes, node, nlookup);
+
+	if (held < nlookup)
+		fb_dbg("kernel forgot %llu lookups of node %llu, table had %llu",
+		       (unsigned long long)nlookup, (unsigned long long)node,
+		       (unsigned long long)held);
+	/* The server counted what the kernel counted. */
+	fb_conn_forget(fs->conn, node, nlookup);
+}
+
+/* Replies: none. */
+static void fb_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(fs_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+/* Replies: none. The conn batches these into one FORGET frame anyway. */
+static void fb_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fb_fs *fs = fs_of(req);
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* ---- attributes ---------------------------------------------------------- */
+
+/* Replies: attr, err. */
+static void attr_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+	struct stat st;
+
+	if (e) {
+		fuse_reply_err(op->req, e);
+		return;
+	}
+	fb_nodes_set_attr(&op->fs->nodes, op->node, &rep->u.attr);
+	attr_to_stat(op->node, &rep->u.attr, &st);
+	fuse_reply_attr(op->req, &st, op->fs->cache.attr_timeout);
+}
+
+static void fb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fb_op *op = op_new(fs_of(req), req, attr_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->node = ino;
+	msg_init(&m, FSB_OP_GETATTR);
+	m.u.node.node = ino;
+	m.u.node.fh = fi ? fi->fh : 0;
+	op_send(op, &m);
+}
+
+static void fb_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+	struct fb_op *op = op_new(fs_of(req), req, attr_done);
+	struct fsb_setattr_req *s;
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->node = ino;
+	msg_init(&m, FSB_OP_SETATTR);
+	s = &m.u.setattr;
+	s->node = ino;
+	if (fi) {
+		s->valid |= FSB_SET_FH;
+		s->fh = fi->fh;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		s->valid |= FSB_SET_MODE;
+		s->mode = attr->st_mode;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		s->valid |= FSB_SET_UID;
+		s->uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		s->valid |= FSB_SET_GID;
+		s->gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		s->valid |= FSB_SET_SIZE;
+		s->size = (uint64_t)attr->st_size;
+	}
+	/* The kernel sets ATIME together with ATIME_NOW for "now": the
+	 * server's clock wins then. */
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		s->valid |= FSB_SET_ATIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		s->valid |= FSB_SET_ATIME;
+		s->atime.sec = attr->st_atim.tv_sec;
+		s->atime.nsec = (uint32_t)attr->st_atim.tv_nsec;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		s->valid |= FSB_SET_MTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		s->valid |= FSB_SET_MTIME;
+		s->mtime.sec = attr->st_mtim.tv_sec;
+		s->mtime.nsec = (uint32_t)attr->st_mtim.tv_nsec;
+	}
+	op_send(op, &m);
+}
+
+/* ---- readlink, statfs ------------------------------------------------------ */
+
+/* Replies: readlink, err. */
+static void readlink_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+	char target[FSB_PATH_MAX + 1];
+	const struct fsb_str *t;
+
+	if (e) {
+		fuse_reply_err(op->req, e);
+		return;
+	}
+	t = &rep->u.readlink_rep.target;
+	if (t->len > FSB_PATH_MAX) {
+		fuse_reply_err(op->req, ENAMETOOLONG);
+		return;
+	}
+	memcpy(target, t->ptr, t->len);
+	target[t->len] = '\0';
+	fuse_reply_readlink(op->req, target);
+}
+
+static void fb_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fb_op *op = op_new(fs_of(req), req, readlink_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	msg_init(&m, FSB_OP_READLINK);
+	m.u.node.node = ino;
+	op_send(op, &m);
+}
+
+/* Replies: statfs, err. */
+static void statfs_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+	const struct fsb_statfs *f;
+	struct statvfs sv;
+
+	if (e) {
+		fuse_reply_err(op->req, e);
+		return;
+	}
+	f = &rep->u.statfs;
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = f->bsize;
+	sv.f_frsize = f->frsize ? f->frsize : f->bsize;
+	sv.f_blocks = f->blocks;
+	sv.f_bfree = f->bfree;
+	sv.f_bavail = f->bavail;
+	sv.f_files = f->files;
+	sv.f_ffree = f->ffree;
+	sv.f_favail = f->ffree;
+	sv.f_namemax = f->namemax ? f->namemax : FSB_NAME_MAX;
+	fuse_reply_statfs(op->req, &sv);
+}
+
+static void fb_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fb_op *op = op_new(fs_of(req), req, statfs_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	msg_init(&m, FSB_OP_STATFS);
+	m.u.node.node = ino ? ino : FUSE_ROOT_ID;
+	op_send(op, &m);
+}
+
+/* ---- creating entries ------------------------------------------------------ */
+
+/* MKNOD, MKDIR, SYMLINK, LINK, CREATE. Replies: entry (create for CREATE),
+ * err. */
+static void newentry_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+	const struct fsb_entry_rep *r;
+
+	if (e) {
+		fuse_reply_err(op->req, e);
+		return;
+	}
+	r = &rep->u.entry_rep;
+	fb_nodes_set_attr(&op->fs->nodes, op->parent, &r->dir_attr);
+	if (call->op == FSB_OP_CREATE) {
+		op->fi.fh = r->fh;
+		op->fi.keep_cache = 0;
+		op->fi.direct_io = op->fs->cache.direct_io;
+		reply_entry(op, &r->entry, 1);
+		return;
+	}
+	reply_entry(op, &r->entry, 0);
+}
+
+static void send_create(fuse_req_t req, uint16_t opcode, fuse_ino_t parent,
+                        const char *name, uint32_t flags, mode_t mode, dev_t rdev,
+                        const struct fuse_file_info *fi)
+{
+	struct fb_op *op = op_new(fs_of(req), req, newentry_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->parent = parent;
+	if (fi)
+		op->fi = *fi;
+	msg_init(&m, opcode);
+	m.u.create.parent = parent;
+	m.u.create.name = str_of(name);
+	m.u.create.flags = flags;
+	m.u.create.mode = mode;
+	m.u.create.rdev = (uint32_t)rdev;
+	op_send(op, &m);
+}
+
+static void fb_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                     dev_t rdev)
+{
+	send_create(req, FSB_OP_MKNOD, parent, name, 0, mode, rdev, NULL);
+}
+
+static void fb_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	send_create(req, FSB_OP_MKDIR, parent, name, 0, mode & 07777, 0, NULL);
+}
+
+static void fb_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+                       const char *name)
+{
+	struct fb_fs *fs = fs_of(req);
+	struct fb_op *op;
+	struct fsb_msg m;
+
+	/* EPERM is what Linux file systems without symlinks (vfat) say. */
+	if (!(fs->server.caps & FSB_CAP_SYMLINKS)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	op = op_new(fs, req, newentry_done);
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->parent = parent;
+	msg_init(&m, FSB_OP_SYMLINK);
+	m.u.symlink.parent = parent;
+	m.u.symlink.name = str_of(name);
+	m.u.symlink.target = str_of(link);
+	op_send(op, &m);
+}
+
+static void fb_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+                    const char *newname)
+{
+	struct fb_fs *fs = fs_of(req);
+	struct fb_op *op;
+	struct fsb_msg m;
+
+	if (!(fs->server.caps & FSB_CAP_HARDLINKS)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	op = op_new(fs, req, newentry_done);
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->parent = newparent;
+	msg_init(&m, FSB_OP_LINK);
+	m.u.link.node = ino;
+	m.u.link.newparent = newparent;
+	m.u.link.newname = str_of(newname);
+	op_send(op, &m);
+}
+
+/* ---- removing and renaming --------------------------------------------------- */
+
+/* UNLINK, RMDIR. Replies: err. */
+static void remove_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+
+	if (!e)
+		fb_nodes_set_attr(&op->fs->nodes, op->parent, &rep->u.dir_rep.dir_attr);
+	fuse_reply_err(op->req, e);
+}
+
+static void send_remove(fuse_req_t req, uint16_t opcode, fuse_ino_t parent,
+                        const char *name)
+{
+	struct fb_op *op = op_new(fs_of(req), req, remove_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->parent = parent;
+	msg_init(&m, opcode);
+	m.u.name.parent = parent;
+	m.u.name.name = str_of(name);
+	op_send(op, &m);
+}
+
+static void fb_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	send_remove(req, FSB_OP_UNLINK, parent, name);
+}
+
+static void fb_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	send_remove(req, FSB_OP_RMDIR, parent, name);
+}
+
+/* Replies: err. */
+static void rename_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+
+	if (!e) {
+		fb_nodes_set_attr(&op->fs->nodes, op->parent, &rep->u.rename_rep.olddir_attr);
+		fb_nodes_set_attr(&op->fs->nodes, op->node, &rep->u.rename_rep.newdir_attr);
+	}
+	fuse_reply_err(op->req, e);
+}
+
+static void fb_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fb_fs *fs = fs_of(req);
+	struct fb_op *op;
+	struct fsb_msg m;
+	uint32_t wflags = 0;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);    /* RENAME_WHITEOUT and friends */
+		return;
+	}
+	if (flags & RENAME_NOREPLACE) {
+		if (!(fs->server.caps & FSB_CAP_RENAME_NOREPLACE)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		wflags |= FSB_RENAME_NOREPLACE;
+	}
+	if (flags & RENAME_EXCHANGE) {
+		if (!(fs->server.caps & FSB_CAP_RENAME_EXCHANGE)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		wflags |= FSB_RENAME_EXCHANGE;
+	}
+	op = op_new(fs, req, rename_done);
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->parent = parent;
+	op->node = newparent;
+	msg_init(&m, FSB_OP_RENAME);
+	m.u.rename.olddir = parent;
+	m.u.rename.oldname = str_of(name);
+	m.u.rename.newdir = newparent;
+	m.u.rename.newname = str_of(newname);
+	m.u.rename.flags = wflags;
+	op_send(op, &m);
+}
+
+/* ---- open files ------------------------------------------------------------- */
+
+static uint32_t open_flags(int flags, int writeback)
+{
+	uint32_t f;
+
+	switch (flags & O_ACCMODE) {
+	case O_WRONLY:
+		/* With the writeback cache the kernel reads pages around
+		 * partial writes, even through a write-only file. */
+		f = writeback ? FSB_O_RDWR : FSB_O_WRONLY;
+		break;
+	case O_RDWR:
+		f = FSB_O_RDWR;
+		break;
+	default:
+		f = FSB_O_RDONLY;
+		break;
+	}
+	/* With the writeback cache the kernel picks append offsets itself;
+	 * a server-side O_APPEND would move the cached writes. */
+	if ((flags & O_APPEND) && !writeback)
+		f |= FSB_O_APPEND;
+	if (flags & O_TRUNC)
+		f |= FSB_O_TRUNC;
+	if (flags & O_EXCL)
+		f |= FSB_O_EXCL;
+	if (flags & O_CREAT)
+		f |= FSB_O_CREAT;
+	if (flags & O_DIRECTORY)
+		f |= FSB_O_DIRECTORY;
+	if (flags & (O_SYNC | O_DSYNC))
+		f |= FSB_O_SYNC;
+	if (flags & O_NOATIME)
+		f |= FSB_O_NOATIME;
+	return f;
+}
+
+static int same_time(const struct fsb_time *a, const struct fsb_time *b)
+{
+	return a->sec == b->sec && a->nsec == b->nsec;
+}
+
+/* Whether the kernel may keep the pages it cached for node: only if the
+ * content did not change behind our back since we last saw the node. */
+static int may_keep_cache(struct fb_fs *fs, uint64_t node, const struct fsb_attr *now)
+{
+	struct fsb_attr before;
+
+	if (!fs->cache.keep_cache)
+		return 0;
+	if (fb_nodes_get_attr(&fs->nodes, node, &before) < 0)
+		return 0;
+	return before.size == now->size && same_time(&before.mtime, &now->mtime);
+}
+
+/* OPEN of a file or directory. Replies: open, err. */
+static void open_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	struct fb_fs *fs = op->fs;
+	int e = rep_errno(rep, err);
+	const struct fsb_open_rep *r;
+	int keep;
+
+	if (e) {
+		fuse_reply_err(op->req, e);
+		return;
+	}
+	r = &rep->u.open_rep;
+	keep = may_keep_cache(fs, op->node, &r->attr);
+	fb_nodes_set_attr(&fs->nodes, op->node, &r->attr);
+	op->fi.fh = r->fh;
+	op->fi.keep_cache = keep;
+	if (op->plus) {
+		op->fi.cache_readdir = fs->cache.cache_dir;
+	} else {
+		op->fi.direct_io = fs->cache.direct_io;
+	}
+	if (fuse_reply_open(op->req, &op->fi) < 0)
+		release_orphan_fh(fs, r->fh);
+}
+
+static void send_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int dir)
+{
+	struct fb_fs *fs = fs_of(req);
+	struct fb_op *op = op_new(fs, req, open_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->node = ino;
+	op->fi = *fi;
+	op->plus = dir;     /* reused: 1 = directory */
+	msg_init(&m, FSB_OP_OPEN);
+	m.u.open.node = ino;
+	if (dir)
+		m.u.open.flags = FSB_O_RDONLY | FSB_O_DIRECTORY;
+	else
+		m.u.open.flags = open_flags(fi->flags, fs->cache.writeback);
+	op_send(op, &m);
+}
+
+static void fb_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	send_open(req, ino, fi, 0);
+}
+
+static void fb_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	send_open(req, ino, fi, 1);
+}
+
+static void fb_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
+{
+	struct fb_fs *fs = fs_of(req);
+
+	send_create(req, FSB_OP_CREATE, parent, name,
+	            open_flags(fi->flags, fs->cache.writeback) | FSB_O_CREAT, mode & 07777,
+	            0, fi);
+}
+
+/* Replies: buf, err. The data is sent straight from the receive buffer. */
+static void read_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+	const struct fsb_bytes *d;
+
+	if (e) {
+		fuse_reply_err(op->req, e);
+		return;
+	}
+	d = &rep->u.read_rep.data;
+	if (d->len > op->size) {
+		fb_warn("server returned %u bytes for a %zu byte read", d->len, op->size);
+		fuse_reply_err(op->req, EIO);
+		return;
+	}
+	fuse_reply_buf(op->req, (const char *)d->ptr, d->len);
+}
+
+static void fb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+	struct fb_fs *fs = fs_of(req);
+	struct fb_op *op = op_new(fs, req, read_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (size > fs->server.max_io)
+		size = fs->server.max_io;
+	op->node = ino;
+	op->size = size;
+	msg_init(&m, FSB_OP_READ);
+	m.u.io.fh = fi->fh;
+	m.u.io.offset = (uint64_t)off;
+	m.u.io.size = (uint32_t)size;
+	op_send(op, &m);
+}
+
+/* Replies: write, err. */
+static void write_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+
+	if (e) {
+		fuse_reply_err(op->req, e);
+		return;
+	}
+	if (rep->u.write_rep.written > op->size) {
+		fuse_reply_err(op->req, EIO);
+		return;
+	}
+	fb_nodes_set_attr(&op->fs->nodes, op->node, &rep->u.write_rep.attr);
+	fuse_reply_write(op->req, rep->u.write_rep.written);
+}
+
+static void fb_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+                     off_t off, struct fuse_file_info *fi)
+{
+	struct fb_fs *fs = fs_of(req);
+	struct fb_op *op;
+	struct fsb_msg m;
+
+	/* max_write is max_io, so the kernel never sends more. */
+	if (size > fs->server.max_io) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	op = op_new(fs, req, write_done);
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->node = ino;
+	op->size = size;
+	msg_init(&m, FSB_OP_WRITE);
+	m.u.io.fh = fi->fh;
+	m.u.io.offset = (uint64_t)off;
+	m.u.io.data.ptr = (const uint8_t *)buf;
+	m.u.io.data.len = (uint32_t)size;
+	op_send(op, &m);
+}
+
+/* FLUSH, FSYNC, RELEASE of files and directories. Replies: err. */
+static void fh_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+
+	/* The kernel ignores release errors; a handle it closed is closed. */
+	if (call->op == FSB_OP_RELEASE)
+		e = 0;
+	fuse_reply_err(op->req, e);
+}
+
+static void send_fh(fuse_req_t req, uint16_t opcode, uint64_t fh, uint32_t flags)
+{
+	struct fb_op *op = op_new(fs_of(req), req, fh_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(req, opcode == FSB_OP_RELEASE ? 0 : ENOMEM);
+		return;
+	}
+	msg_init(&m, opcode);
+	m.u.fh.fh = fh;
+	m.u.fh.flags = flags;
+	op_send(op, &m);
+}
+
+static void fb_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	send_fh(req, FSB_OP_FLUSH, fi->fh, 0);
+}
+
+static void fb_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	send_fh(req, FSB_OP_RELEASE, fi->fh, 0);
+}
+
+static void fb_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+                     struct fuse_file_info *fi)
+{
+	send_fh(req, FSB_OP_FSYNC, fi->fh, datasync ? FSB_FSYNC_DATASYNC : 0);
+}
+
+static void fb_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	send_fh(req, FSB_OP_RELEASE, fi->fh, 0);
+}
+
+static void fb_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+                        struct fuse_file_info *fi)
+{
+	send_fh(req, FSB_OP_FSYNC, fi->fh, datasync ? FSB_FSYNC_DATASYNC : 0);
+}
+
+/* ---- directories ---------------------------------------------------------- */
+
+/* Fill the kernel's buffer from one READDIRPLUS reply. Every entry in the
+ * reply holds a server reference; only entries placed in a readdirplus
+ * buffer that reaches the kernel keep theirs. Replies: buf, err. */
+static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	struct fb_fs *fs = op->fs;
+	int e = rep_errno(rep, err);
+	const struct fsb_readdir_rep *r;
+	uint32_t i, handed = 0;
+	size_t pos = 0;
+	char *buf;
+
+	if (e) {
+		fuse_reply_err(op->req, e);
+		return;
+	}
+	r = &rep->u.readdir_rep;
+	buf = malloc(op->size ? op->size : 1);
+	if (!buf) {
+		for (i = 0; i < r->count; i++)
+			if (r->ents[i].entry.node)
+				fb_conn_forget(fs->conn, r->ents[i].entry.node, 1);
+		fuse_reply_err(op->req, ENOMEM);
+		return;
+	}
+
+	for (i = 0; i < r->count; i++) {
+		const struct fsb_dirent *d = &r->ents[i];
+		char name[FSB_NAME_MAX + 1];
+		size_t need;
+
+		if (d->name.len > FSB_NAME_MAX || d->entry.node == 0)
+			break;
+		memcpy(name, d->name.ptr, d->name.len);
+		name[d->name.len] = '\0';
+		if (op->plus) {
+			struct fuse_entry_param ep;
+
+			entry_param(fs, &d->entry, &ep);
+			need = fuse_add_direntry_plus(op->req, buf + pos, op->size - pos, name,
+			                              &ep, (off_t)d->cookie);
+		} else {
+			struct stat st;
+
+			attr_to_stat(d->entry.node, &d->entry.attr, &st);
+			need = fuse_add_direntry(op->req, buf + pos, op->size - pos, name, &st,
+			                         (off_t)d->cookie);
+		}
+		if (need > op->size - pos)
+			break;  /* did not fit: the kernel asks again from here */
+		pos += need;
+		handed++;
+	}
+
+	/* Entries the kernel will never see, and plain readdir's entries
+	 * (the kernel instantiates no inodes from those). */
+	for (i = op->plus ? handed : 0; i < r->count; i++)
+		if (r->ents[i].entry.node)
+			fb_conn_forget(fs->conn, r->ents[i].entry.node, 1);
+
+	if (op->plus) {
+		for (i = 0; i < handed; i++)
+			if (fb_nodes_ref(&fs->nodes, &r->ents[i].entry) < 0)
+				fb_warn("out of memory: node %llu not tracked",
+				        (unsigned long long)r->ents[i].entry.node);
+	}
+	if (fuse_reply_buf(op->req, buf, pos) < 0 && op->plus) {
+		for (i = 0; i < handed; i++)
+			drop_refs(fs, r->ents[i].entry.node, 1);
+	}
+	free(buf);
+}
+
+static void send_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                         struct fuse_file_info *fi, int plus)
+{
+	struct fb_op *op = op_new(fs_of(req), req, readdir_done);
+	struct fsb_msg m;
+	size_t want;
+
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->node = ino;
+	op->size = size;
+	op->plus = plus;
+	/* A wire entry is 112 bytes + name, a kernel readdirplus entry 152 +
+	 * name rounded to 8: asking for 3/4 of the buffer rarely overfills it
+	 * (overflow only costs a FORGET). Plain entries are much smaller than
+	 * wire entries, so `size` always fits. */
+	want = plus ? size / 4 * 3 : size;
+	if (want > FSB_MAX_IO)
+		want = FSB_MAX_IO;
+	msg_init(&m, FSB_OP_READDIRPLUS);
+	m.u.readdir.node = ino;
+	m.u.readdir.fh = fi->fh;
+	m.u.readdir.cookie = (uint64_t)off;
+	m.u.readdir.max_bytes = (uint32_t)want;
+	op_send(op, &m);
+}
+
+static void fb_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	send_readdir(req, ino, size, off, fi, 0);
+}
+
+static void fb_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi)
+{
+	send_readdir(req, ino, size, off, fi, 1);
+}
+
+/* ---- session ---------------------------------------------------------------- */
+
+static void fb_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fb_fs *fs = userdata;
+	unsigned want = FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS |
+	                FUSE_CAP_READDIRPLUS | FUSE_CAP_ATOMIC_O_TRUNC;
+
+	if (fs->cache.writeback)
+		want |= FUSE_CAP_WRITEBACK_CACHE;
+	if (fs->cache.cache_symlinks)
+		want |= FUSE_CAP_CACHE_SYMLINKS;
+	conn->want |= want & conn->capable;
+	/* Always readdirplus: one round trip gives names and attributes. */
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	/* We do not clear setuid bits on write ourselves; let the kernel. */
+	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
+	if (!fs->cache.writeback)
+		conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+
+	/* libfuse derives max_pages from max_write: 1 MiB = 256 pages, the
+	 * kernel's default limit. */
+	conn->max_write = fs->server.max_io;
+	if (conn->max_readahead > fs->server.max_io)
+		conn->max_readahead = fs->server.max_io;
+	fb_dbg("FUSE protocol %u.%u, want 0x%x, max_write %u", conn->proto_major,
+	       conn->proto_minor, conn->want, conn->max_write);
+}
+
+const struct fuse_lowlevel_ops fb_fuse_ops = {
+	.init = fb_init,
+	.lookup = fb_lookup,
+	.forget = fb_forget,
+	.forget_multi = fb_forget_multi,
+	.getattr = fb_getattr,
+	.setattr = fb_setattr,
+	.readlink = fb_readlink,
+	.mknod = fb_mknod,
+	.mkdir = fb_mkdir,
+	.unlink = fb_unlink,
+	.rmdir = fb_rmdir,
+	.symlink = fb_symlink,
+	.rename = fb_rename,
+	.link = fb_link,
+	.open = fb_open,
+	.read = fb_read,
+	.write = fb_write,
+	.flush = fb_flush,
+	.release = fb_release,
+	.fsync = fb_fsync,
+	.opendir = fb_opendir,
+	.readdir = fb_readdir,
+	.readdirplus = fb_readdirplus,
+	.releasedir = fb_releasedir,
+	.fsyncdir = fb_fsyncdir,
+	.statfs = fb_statfs,
+	.create = fb_create,
+};

@@ -1,0 +1,337 @@
+/*
+ * main.c - the fsbridge command line.
+ *
+ *   fsbridge mount [options] EXPORT MOUNTPOINT
+ *   fsbridge mount --local DIR MOUNTPOINT
+ *   fsbridge umount [--lazy] MOUNTPOINT
+ *   mount.fuse.fsbridge EXPORT MOUNTPOINT [-o opts]   (mount(8) helper)
+ *
+ * The helper is this binary under another name (argv[0]). The same form
+ * is accepted as `fsbridge EXPORT MOUNTPOINT -o opts`, which is how
+ * mount.fuse3 runs a `fuse.fsbridge` type whose helper is not installed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsb_proto.h"
+#include "log.h"
+#include "mount.h"
+#include "options.h"
+
+static const char usage_main[] =
+	"usage: fsbridge <command> [options]\n"
+	"\n"
+	"Mount a folder served by winside (a Windows folder, usually) as a Linux\n"
+	"filesystem.\n"
+	"\n"
+	"commands:\n"
+	"  mount    mount an export:        fsbridge mount --server ADDR EXPORT MOUNTPOINT\n"
+	"           or a local directory:   fsbridge mount --local DIR MOUNTPOINT\n"
+	"  umount   unmount:                fsbridge umount MOUNTPOINT\n"
+	"\n"
+	"  fsbridge <command> --help   explains a command\n"
+	"  fsbridge --version\n";
+
+static const char usage_mount[] =
+	"usage: fsbridge mount [options] EXPORT MOUNTPOINT\n"
+	"       fsbridge mount --local DIR MOUNTPOINT\n"
+	"\n"
+	"Connect to a running winside and mount its export EXPORT on MOUNTPOINT.\n"
+	"EXPORT is passed to the server as typed: a Windows path ('C:\\src') or a\n"
+	"POSIX path. The command returns once the mount is up (or prints why it\n"
+	"could not be) and serves it in the background until unmounted.\n"
+	"\n"
+	"options:\n"
+	"  --server ADDR      winside's address: unix:PATH, unix:@NAME, tcp:HOST:PORT,\n"
+	"                     vsock:CID:PORT (default: $FSBRIDGE_SERVER)\n"
+	"  --token-file FILE  the access token (default: $FSBRIDGE_TOKEN_FILE, else\n"
+	"                     ~/.config/fsbridge/token)\n"
+	"  --cache=MODE       coherent (default): cache everything, long timeouts,\n"
+	"                       relying on the server's change events;\n"
+	"                     strict: 1 s timeouts, no cache kept across opens;\n"
+	"                     none: direct I/O, nothing cached (debugging)\n"
+	"  --local            EXPORT is a local directory: start a private winside\n"
+	"                     for it (on a private socket, with a random token); it\n"
+	"                     stops when the mount goes away. winside is taken from\n"
+	"                     $FSBRIDGE_WINSIDE, next to this program, or PATH\n"
+	"  -o OPTS            comma-separated mount options: allow_other (needed for\n"
+	"                     containers to use the mount), ro, noexec, nosuid, ...;\n"
+	"                     also server=, token_file=, cache= as above\n"
+	"  -f, --foreground   stay in the foreground, log to stderr\n"
+	"  -d, --debug        foreground, and log every request\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"Logs go to stderr, or to syslog once in the background. SIGINT or SIGTERM\n"
+	"unmounts cleanly.\n"
+	"\n"
+	"mount(8) and /etc/fstab use the helper mount.fuse.fsbridge (installed in\n"
+	"sbin), with the same options given as -o:\n"
+	"  mount -t fuse.fsbridge 'C:\\src' /mnt/src -o server=vsock:2:5000,allow_other\n"
+	"  # /etc/fstab\n"
+	"  C:\\src  /mnt/src  fuse.fsbridge  server=vsock:2:5000,allow_other,_netdev  0  0\n"
+	"  /srv    /mnt/srv  fuse.fsbridge  server=unix:/run/winside.sock,token_file=/etc/fsbridge/token,cache=strict  0  0\n";
+
+static const char usage_umount[] =
+	"usage: fsbridge umount [--lazy] MOUNTPOINT\n"
+	"\n"
+	"Unmount an fsbridge mount; the daemon serving it then exits (and stops its\n"
+	"private winside, if any). Root unmounts directly, other users through\n"
+	"fusermount3 -u.\n"
+	"\n"
+	"options:\n"
+	"  -l, --lazy   detach now even if busy; finish when no longer in use\n"
+	"  -h, --help   this text\n";
+
+static const char usage_helper[] =
+	"usage: mount.fuse.fsbridge EXPORT MOUNTPOINT [-o OPTS]\n"
+	"\n"
+	"The mount(8) helper for filesystem type fuse.fsbridge. OPTS are the\n"
+	"options of 'fsbridge mount' written as key=value: server=ADDR,\n"
+	"token_file=FILE, cache=MODE, local, plus FUSE and mount options\n"
+	"(allow_other, ro, ...). Options only meaningful to mount(8) (noauto,\n"
+	"_netdev, nofail, user, x-*) are ignored.\n"
+	"\n"
+	"  # /etc/fstab\n"
+	"  C:\\src  /mnt/src  fuse.fsbridge  server=vsock:2:5000,allow_other,_netdev  0  0\n";
+
+static void print_version(void)
+{
+	printf("fsbridge %s (protocol %u)\n", PACKAGE_VERSION, FSB_PROTO_VERSION);
+}
+
+static int set_positional(struct fb_mount_opts *o, int argc, char **argv, int first,
+                          const char *usage)
+{
+	if (argc - first != 2) {
+		fprintf(stderr, "fsbridge: %s\n\n%s",
+		        argc - first < 2 ? "EXPORT and MOUNTPOINT are required"
+		                         : "too many arguments", usage);
+		return 2;
+	}
+	if (fb_strset(&o->export_path, argv[first]) < 0 ||
+	    fb_strset(&o->mountpoint, argv[first + 1]) < 0) {
+		fb_err("out of memory");
+		return 1;
+	}
+	return 0;
+}
+
+static int apply_o(struct fb_mount_opts *o, const char *list)
+{
+	char err[256];
+
+	if (fb_mount_opts_parse_o(o, list, err, sizeof(err)) < 0) {
+		fb_err("%s", err);
+		return 2;
+	}
+	return 0;
+}
+
+static int cmd_mount(int argc, char **argv)
+{
+	enum { OPT_SERVER = 256, OPT_TOKEN, OPT_CACHE, OPT_LOCAL, OPT_VERSION };
+	static const struct option longopts[] = {
+		{ "server", required_argument, NULL, OPT_SERVER },
+		{ "token-file", required_argument, NULL, OPT_TOKEN },
+		{ "cache", required_argument, NULL, OPT_CACHE },
+		{ "local", no_argument, NULL, OPT_LOCAL },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fb_mount_opts o;
+	int c, rc;
+
+	fb_mount_opts_init(&o);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+o:fdh", longopts, NULL)) != -1) {
+		rc = 0;
+		switch (c) {
+		case OPT_SERVER:
+			rc = fb_strset(&o.server, optarg) < 0 ? 1 : 0;
+			break;
+		case OPT_TOKEN:
+			rc = fb_strset(&o.token_file, optarg) < 0 ? 1 : 0;
+			break;
+		case OPT_CACHE:
+			if (fb_cache_mode_parse(optarg, &o.cache) < 0) {
+				fb_err("unknown cache mode '%s' (use coherent, strict or none)",
+				       optarg);
+				rc = 2;
+			}
+			break;
+		case OPT_LOCAL:
+			o.local = 1;
+			break;
+		case 'o':
+			rc = apply_o(&o, optarg);
+			break;
+		case 'f':
+			o.foreground = 1;
+			break;
+		case 'd':
+			o.debug = 1;
+			o.foreground = 1;
+			break;
+		case 'h':
+			fputs(usage_mount, stdout);
+			fb_mount_opts_release(&o);
+			return 0;
+		case OPT_VERSION:
+			print_version();
+			fb_mount_opts_release(&o);
+			return 0;
+		default:
+			fprintf(stderr, "\n%s", usage_mount);
+			rc = 2;
+			break;
+		}
+		if (rc) {
+			fb_mount_opts_release(&o);
+			return rc;
+		}
+	}
+	rc = set_positional(&o, argc, argv, optind, usage_mount);
+	if (rc == 0) {
+		fb_log_set_debug(o.debug);
+		rc = fb_mount_run(&o);
+	}
+	fb_mount_opts_release(&o);
+	return rc;
+}
+
+static int cmd_umount(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "lazy", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, lazy = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+lzh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+		case 'z':
+			lazy = 1;
+			break;
+		case 'h':
+			fputs(usage_umount, stdout);
+			return 0;
+		case 'V':
+			print_version();
+			return 0;
+		default:
+			fprintf(stderr, "\n%s", usage_umount);
+			return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "fsbridge: %s\n\n%s",
+		        argc - optind < 1 ? "MOUNTPOINT is required" : "too many arguments",
+		        usage_umount);
+		return 2;
+	}
+	return fb_umount_run(argv[optind], lazy);
+}
+
+/* mount(8) runs: helper SPEC DIR [-sfnv] [-N ns] [-o OPTS] [-t TYPE]. */
+static int cmd_helper(int argc, char **argv)
+{
+	struct fb_mount_opts o;
+	char *pos[2];
+	int npos = 0, i, rc = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage_helper, stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			print_version();
+			return 0;
+		}
+	}
+
+	fb_mount_opts_init(&o);
+	for (i = 1; i < argc && rc == 0; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-o") || !strcmp(a, "-t") || !strcmp(a, "-N")) {
+			if (i + 1 >= argc) {
+				fb_err("%s needs an argument", a);
+				rc = 2;
+			} else if (a[1] == 'o') {
+				rc = apply_o(&o, argv[++i]);
+			} else {
+				i++;    /* type and namespace: ours by definition */
+			}
+		} else if (!strncmp(a, "-o", 2)) {
+			rc = apply_o(&o, a + 2);
+		} else if (a[0] == '-' && a[1]) {
+			/* -s (sloppy), -n (no mtab), -v (verbose): nothing to do;
+			 * -f is mount's fake mode, not foreground. */
+			if (strchr(a, 'f')) {
+				fb_mount_opts_release(&o);
+				return 0;
+			}
+		} else if (npos < 2) {
+			pos[npos++] = argv[i];
+		} else {
+			fb_err("too many arguments\n\n%s", usage_helper);
+			rc = 2;
+		}
+	}
+	if (rc == 0 && npos != 2) {
+		fprintf(stderr, "fsbridge: EXPORT and MOUNTPOINT are required\n\n%s", usage_helper);
+		rc = 2;
+	}
+	if (rc == 0) {
+		if (fb_strset(&o.export_path, pos[0]) < 0 || fb_strset(&o.mountpoint, pos[1]) < 0)
+			rc = 1;
+	}
+	if (rc == 0) {
+		fb_log_set_debug(o.debug);
+		rc = fb_mount_run(&o);
+	}
+	fb_mount_opts_release(&o);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *base = strrchr(argv[0], '/');
+
+	base = base ? base + 1 : argv[0];
+	fb_log_init("fsbridge");
+
+	if (!strncmp(base, "mount.", 6))
+		return cmd_helper(argc, argv);
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "mount"))
+		return cmd_mount(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "umount") || !strcmp(argv[1], "unmount"))
+		return cmd_umount(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		print_version();
+		return 0;
+	}
+	if (argv[1][0] != '-' && argc >= 3)
+		return cmd_helper(argc, argv);
+	fprintf(stderr, "fsbridge: unknown command '%s'\n\n%s", argv[1], usage_main);
+	return 2;
+}

@@ -1,0 +1,194 @@
+/*
+ * nodes.c - see nodes.h. A chained hash table; server node ids are small
+ * sequential integers, so the low bits spread well after a multiplicative
+ * mix.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "nodes.h"
+
+struct fb_node {
+	struct fb_node *next;
+	uint64_t id;
+	uint64_t nlookup;
+	uint64_t gen;
+	struct fsb_attr attr;
+};
+
+#define NODES_INITIAL_BUCKETS 1024u
+
+static size_t node_hash(uint64_t id, size_t nbuckets)
+{
+	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & (nbuckets - 1);
+}
+
+int fb_nodes_init(struct fb_nodes *t)
+{
+	int err;
+
+	t->buckets = calloc(NODES_INITIAL_BUCKETS, sizeof(*t->buckets));
+	if (!t->buckets)
+		return -ENOMEM;
+	t->nbuckets = NODES_INITIAL_BUCKETS;
+	t->count = 0;
+	err = pthread_mutex_init(&t->lock, NULL);
+	if (err) {
+		free(t->buckets);
+		t->buckets = NULL;
+		return -err;
+	}
+	return 0;
+}
+
+void fb_nodes_release(struct fb_nodes *t)
+{
+	size_t i;
+
+	if (!t->buckets)
+		return;
+	for (i = 0; i < t->nbuckets; i++) {
+		struct fb_node *n = t->buckets[i];
+		while (n) {
+			struct fb_node *next = n->next;
+			free(n);
+			n = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = NULL;
+	t->nbuckets = 0;
+	t->count = 0;
+	pthread_mutex_destroy(&t->lock);
+}
+
+/* Caller holds the lock. */
+static struct fb_node **node_slot(struct fb_nodes *t, uint64_t id)
+{
+	struct fb_node **p = &t->buckets[node_hash(id, t->nbuckets)];
+
+	while (*p && (*p)->id != id)
+		p = &(*p)->next;
+	return p;
+}
+
+/* Caller holds the lock. Growing is best effort: a failed allocation only
+ * leaves the chains longer. */
+static void nodes_grow(struct fb_nodes *t)
+{
+	size_t nb = t->nbuckets * 2, i;
+	struct fb_node **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return;
+	for (i = 0; i < t->nbuckets; i++) {
+		struct fb_node *n = t->buckets[i];
+		while (n) {
+			struct fb_node *next = n->next;
+			size_t h = node_hash(n->id, nb);
+			n->next = b[h];
+			b[h] = n;
+			n = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = nb;
+}
+
+int fb_nodes_ref(struct fb_nodes *t, const struct fsb_entry *e)
+{
+	struct fb_node **slot, *n;
+	int err = 0;
+
+	pthread_mutex_lock(&t->lock);
+	slot = node_slot(t, e->node);
+	n = *slot;
+	if (!n) {
+		n = calloc(1, sizeof(*n));
+		if (!n) {
+			err = -ENOMEM;
+			goto out_unlock;
+		}
+		n->id = e->node;
+		*slot = n;
+		if (++t->count > t->nbuckets)
+			nodes_grow(t);
+	}
+	n->nlookup++;
+	n->gen = e->gen;
+	n->attr = e->attr;
+out_unlock:
+	pthread_mutex_unlock(&t->lock);
+	return err;
+}
+
+uint64_t fb_nodes_unref(struct fb_nodes *t, uint64_t id, uint64_t n)
+{
+	struct fb_node **slot, *node;
+	uint64_t dropped = 0;
+
+	pthread_mutex_lock(&t->lock);
+	slot = node_slot(t, id);
+	node = *slot;
+	if (node) {
+		dropped = n < node->nlookup ? n : node->nlookup;
+		node->nlookup -= dropped;
+		if (node->nlookup == 0) {
+			*slot = node->next;
+			t->count--;
+			free(node);
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return dropped;
+}
+
+void fb_nodes_set_attr(struct fb_nodes *t, uint64_t id, const struct fsb_attr *a)
+{
+	struct fb_node *n;
+
+	pthread_mutex_lock(&t->lock);
+	n = *node_slot(t, id);
+	if (n)
+		n->attr = *a;
+	pthread_mutex_unlock(&t->lock);
+}
+
+int fb_nodes_get_attr(struct fb_nodes *t, uint64_t id, struct fsb_attr *out)
+{
+	struct fb_node *n;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&t->lock);
+	n = *node_slot(t, id);
+	if (n) {
+		*out = n->attr;
+		err = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return err;
+}
+
+uint64_t fb_nodes_lookups(struct fb_nodes *t, uint64_t id)
+{
+	struct fb_node *n;
+	uint64_t v = 0;
+
+	pthread_mutex_lock(&t->lock);
+	n = *node_slot(t, id);
+	if (n)
+		v = n->nlookup;
+	pthread_mutex_unlock(&t->lock);
+	return v;
+}
+
+size_t fb_nodes_count(struct fb_nodes *t)
+{
+	size_t c;
+
+	pthread_mutex_lock(&t->lock);
+	c = t->count;
+	pthread_mutex_unlock(&t->lock);
+	return c;
+}

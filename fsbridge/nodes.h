@@ -1,0 +1,56 @@
+/*
+ * nodes.h - the client's node table: server node id -> lookup count,
+ * generation, last known attributes.
+ *
+ * FUSE node ids are the server's node ids (the root is 1 on both sides), so
+ * no translation happens here. The table mirrors the lookup references the
+ * server holds for this session: an entry is added (or its count raised)
+ * for every entry the server returns, and lowered when that reference is
+ * forgotten, by the kernel or by the client itself for entries it never
+ * handed on. The attributes are a cache for change-event handling and for
+ * keep_cache decisions; the kernel keeps its own copy.
+ *
+ * All functions take the table lock internally; none calls out while
+ * holding it, so callers may hold their own locks.
+ */
+#ifndef FB_NODES_H
+#define FB_NODES_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsb_proto.h"
+
+struct fb_node;
+
+struct fb_nodes {
+	pthread_mutex_t lock;
+	struct fb_node **buckets;
+	size_t nbuckets;        /* power of two */
+	size_t count;
+};
+
+int fb_nodes_init(struct fb_nodes *t);
+void fb_nodes_release(struct fb_nodes *t);
+
+/* One more lookup reference on e->node; records gen and attributes.
+ * Returns 0 or -ENOMEM (then nothing changed). */
+int fb_nodes_ref(struct fb_nodes *t, const struct fsb_entry *e);
+
+/* Drop up to n references on id. Returns the number actually held (less
+ * than n means the kernel and the table disagree). The node leaves the
+ * table when its count reaches 0. */
+uint64_t fb_nodes_unref(struct fb_nodes *t, uint64_t id, uint64_t n);
+
+/* Replace the cached attributes of a known node (no-op if unknown). */
+void fb_nodes_set_attr(struct fb_nodes *t, uint64_t id, const struct fsb_attr *a);
+
+/* Copy the cached attributes; 0, or -ENOENT if the node is unknown. */
+int fb_nodes_get_attr(struct fb_nodes *t, uint64_t id, struct fsb_attr *out);
+
+/* Lookup count of id, 0 if unknown. */
+uint64_t fb_nodes_lookups(struct fb_nodes *t, uint64_t id);
+size_t fb_nodes_count(struct fb_nodes *t);
+
+#endif

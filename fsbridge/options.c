@@ -1,0 +1,201 @@
+/*
+ * options.c - see options.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+int fb_cache_mode_parse(const char *s, enum fb_cache_mode *out)
+{
+	if (!strcmp(s, "coherent"))
+		*out = FB_CACHE_COHERENT;
+	else if (!strcmp(s, "strict"))
+		*out = FB_CACHE_STRICT;
+	else if (!strcmp(s, "none"))
+		*out = FB_CACHE_NONE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *fb_cache_mode_name(enum fb_cache_mode mode)
+{
+	switch (mode) {
+	case FB_CACHE_COHERENT: return "coherent";
+	case FB_CACHE_STRICT: return "strict";
+	case FB_CACHE_NONE: return "none";
+	}
+	return "?";
+}
+
+void fb_cache_policy_init(struct fb_cache_policy *p, enum fb_cache_mode mode)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = mode;
+	switch (mode) {
+	case FB_CACHE_COHERENT:
+		/* Safe only because change events invalidate what changed. */
+		p->entry_timeout = 86400.0;
+		p->attr_timeout = 86400.0;
+		p->negative_timeout = 86400.0;
+		p->keep_cache = 1;
+		p->cache_dir = 1;
+		p->writeback = 1;
+		p->cache_symlinks = 1;
+		break;
+	case FB_CACHE_STRICT:
+		/* No writeback cache here: with it the kernel ignores the
+		 * server's file sizes, so a file grown on the Windows side would
+		 * keep its old size until evicted, which strict mode exists to
+		 * avoid. */
+		p->entry_timeout = 1.0;
+		p->attr_timeout = 1.0;
+		p->negative_timeout = 0.0;
+		break;
+	case FB_CACHE_NONE:
+		p->direct_io = 1;
+		break;
+	}
+}
+
+void fb_mount_opts_init(struct fb_mount_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cache = FB_CACHE_COHERENT;
+}
+
+void fb_mount_opts_release(struct fb_mount_opts *o)
+{
+	free(o->export_path);
+	free(o->mountpoint);
+	free(o->server);
+	free(o->token_file);
+	free(o->fuse_opts);
+	fb_mount_opts_init(o);
+}
+
+int fb_strset(char **slot, const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		return -ENOMEM;
+	free(*slot);
+	*slot = d;
+	return 0;
+}
+
+static int append_fuse_opt(struct fb_mount_opts *o, const char *opt, size_t len)
+{
+	size_t old = o->fuse_opts ? strlen(o->fuse_opts) : 0;
+	char *n = realloc(o->fuse_opts, old + len + 2);
+
+	if (!n)
+		return -ENOMEM;
+	if (old)
+		n[old++] = ',';
+	memcpy(n + old, opt, len);
+	n[old + len] = '\0';
+	o->fuse_opts = n;
+	return 0;
+}
+
+/* Options that only mean something to mount(8), fstab or mount.fuse: the
+ * kernel and libfuse would reject them. */
+static int is_mount_only(const char *opt, size_t len)
+{
+	static const char *const words[] = {
+		"defaults", "auto", "noauto", "_netdev", "nofail", "user", "users",
+		"nouser", "owner", "group", "rw", "loop", "nobootwait",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i]) == len && !memcmp(opt, words[i], len))
+			return 1;
+	if (len >= 2 && !memcmp(opt, "x-", 2))
+		return 1;
+	if (len >= 8 && !memcmp(opt, "comment=", 8))
+		return 1;
+	return 0;
+}
+
+static int key_is(const char *opt, size_t len, const char *key, const char **val)
+{
+	size_t k = strlen(key);
+
+	if (len > k && !memcmp(opt, key, k) && opt[k] == '=') {
+		*val = opt + k + 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_one(struct fb_mount_opts *o, const char *opt, size_t len, char *err,
+                     size_t errlen)
+{
+	char val[4096];
+	const char *v;
+
+	if (len == 0 || is_mount_only(opt, len))
+		return 0;
+	if (key_is(opt, len, "server", &v) || key_is(opt, len, "token_file", &v) ||
+	    key_is(opt, len, "token-file", &v) || key_is(opt, len, "cache", &v)) {
+		size_t vlen = len - (size_t)(v - opt);
+
+		if (vlen >= sizeof(val)) {
+			snprintf(err, errlen, "option '%.*s...' is too long", 20, opt);
+			return -EINVAL;
+		}
+		memcpy(val, v, vlen);
+		val[vlen] = '\0';
+		if (opt[0] == 's')
+			return fb_strset(&o->server, val);
+		if (opt[0] == 't')
+			return fb_strset(&o->token_file, val);
+		if (fb_cache_mode_parse(val, &o->cache) < 0) {
+			snprintf(err, errlen,
+			         "unknown cache mode '%s' (use coherent, strict or none)", val);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (len == 5 && !memcmp(opt, "local", 5)) {
+		o->local = 1;
+		return 0;
+	}
+	if (len == 10 && !memcmp(opt, "foreground", 10)) {
+		o->foreground = 1;
+		return 0;
+	}
+	if (len == 5 && !memcmp(opt, "debug", 5)) {
+		o->debug = 1;
+		o->foreground = 1;
+		return 0;
+	}
+	return append_fuse_opt(o, opt, len);
+}
+
+int fb_mount_opts_parse_o(struct fb_mount_opts *o, const char *list, char *err,
+                          size_t errlen)
+{
+	const char *p = list;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		int rc = parse_one(o, p, len, err, errlen);
+
+		if (rc == -ENOMEM)
+			snprintf(err, errlen, "out of memory");
+		if (rc < 0)
+			return rc;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}

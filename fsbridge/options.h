@@ -1,0 +1,58 @@
+/*
+ * options.h - cache modes and mount options.
+ */
+#ifndef FB_OPTIONS_H
+#define FB_OPTIONS_H
+
+#include <stddef.h>
+
+enum fb_cache_mode {
+	FB_CACHE_COHERENT,      /* cache long, rely on change events */
+	FB_CACHE_STRICT,        /* short timeouts, no cache kept across opens */
+	FB_CACHE_NONE,          /* direct I/O, nothing cached: for debugging */
+};
+
+/* What the kernel is told to cache, derived from the mode alone. */
+struct fb_cache_policy {
+	enum fb_cache_mode mode;
+	double entry_timeout;
+	double attr_timeout;
+	double negative_timeout;        /* 0: ENOENT is not cached */
+	unsigned keep_cache : 1;        /* FOPEN_KEEP_CACHE on open */
+	unsigned cache_dir : 1;         /* FOPEN_CACHE_DIR on opendir */
+	unsigned direct_io : 1;         /* FOPEN_DIRECT_IO on open */
+	unsigned writeback : 1;         /* FUSE_CAP_WRITEBACK_CACHE */
+	unsigned cache_symlinks : 1;    /* FUSE_CAP_CACHE_SYMLINKS */
+};
+
+int fb_cache_mode_parse(const char *s, enum fb_cache_mode *out);
+const char *fb_cache_mode_name(enum fb_cache_mode mode);
+void fb_cache_policy_init(struct fb_cache_policy *p, enum fb_cache_mode mode);
+
+/* Everything `fsbridge mount` and the mount helper accept. */
+struct fb_mount_opts {
+	char *export_path;          /* as typed; with local, the directory */
+	char *mountpoint;
+	char *server;               /* NULL: $FSBRIDGE_SERVER */
+	char *token_file;           /* NULL: the default token path */
+	enum fb_cache_mode cache;
+	int local;                  /* serve export_path with a private winside */
+	int foreground;
+	int debug;
+	char *fuse_opts;            /* comma list handed to libfuse, or NULL */
+};
+
+void fb_mount_opts_init(struct fb_mount_opts *o);
+void fb_mount_opts_release(struct fb_mount_opts *o);
+
+/* Apply one -o list ("server=unix:/s,cache=strict,allow_other"). Our own
+ * keys are consumed, options only meaningful to mount(8) or fstab are
+ * dropped, the rest is kept for libfuse. Returns 0 or -EINVAL/-ENOMEM with
+ * a sentence in err. */
+int fb_mount_opts_parse_o(struct fb_mount_opts *o, const char *list, char *err,
+                          size_t errlen);
+
+/* Replace *slot with a copy of s. Returns 0 or -ENOMEM. */
+int fb_strset(char **slot, const char *s);
+
+#endif

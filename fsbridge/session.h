@@ -1,0 +1,36 @@
+/*
+ * session.h - open a session with winside: connect, then HELLO, blocking,
+ * before anything is mounted, so every failure reaches the terminal as one
+ * sentence naming the server and the cause.
+ */
+#ifndef FB_SESSION_H
+#define FB_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsb_proto.h"
+
+#define FB_CLIENT_CAPS (FSB_CAP_EVENTS | FSB_CAP_RENAME_NOREPLACE | \
+                        FSB_CAP_RENAME_EXCHANGE | FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS)
+
+struct fb_server {
+	uint32_t version;
+	uint64_t caps;              /* confirmed by the server */
+	uint32_t max_frame;
+	uint32_t max_io;            /* already capped at FSB_MAX_IO */
+	struct fsb_entry root;
+	struct fsb_statfs fs;
+	char name[128];             /* "winside 0.1 (posix)" */
+};
+
+/*
+ * Connect to `addr` (unix:/tcp:/vsock: text) and say HELLO with `token`
+ * for `export_path`. Returns the connected socket (blocking, no timeouts
+ * left set) with *out filled and *is_tcp set, or a negative errno with a
+ * sentence in err.
+ */
+int fb_session_open(const char *addr, const char *token, const char *export_path,
+                    struct fb_server *out, int *is_tcp, char *err, size_t errlen);
+
+#endif

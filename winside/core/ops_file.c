@@ -1,0 +1,221 @@
+/*
+ * ops_file.c - open handles: OPEN, CREATE, READ, WRITE, FLUSH, FSYNC,
+ * RELEASE.
+ *
+ * Replies: OPEN -> open_rep; CREATE -> entry_rep with fh; READ ->
+ * read_rep; WRITE -> write_rep; FLUSH, FSYNC, RELEASE -> empty. Any of
+ * them -> error.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "ws_ops.h"
+
+#define OPEN_KNOWN (FSB_O_ACCMODE | FSB_O_APPEND | FSB_O_TRUNC | FSB_O_EXCL | FSB_O_CREAT | \
+	FSB_O_DIRECTORY | FSB_O_SYNC | FSB_O_NOATIME)
+
+static int check_flags(struct ws_req *r, uint32_t flags)
+{
+	if (flags & ~(uint32_t)OPEN_KNOWN)
+		return ws__fail(r, -FSB_EINVAL, "unknown open flags 0x%x", flags & ~(uint32_t)OPEN_KNOWN);
+	if ((flags & FSB_O_ACCMODE) == FSB_O_ACCMODE)
+		return ws__fail(r, -FSB_EINVAL, "access mode 3 is neither read, write nor both");
+	return 0;
+}
+
+static int reserve(struct ws_req *r)
+{
+	int rc = ws_handles_reserve(&r->s->handles);
+
+	if (rc)
+		return ws__fail(r, rc, "this connection already has %u handles open (winside --max-handles)",
+		                r->s->handles.max);
+	return 0;
+}
+
+int ws__op_open(struct ws_req *r)
+{
+	const struct fsb_open_req *q = &r->in.u.open;
+	struct ws_backend *be = ws__be(r);
+	struct ws_bfile *bf;
+	struct ws_node *n;
+	uint32_t flags = q->flags;
+	int rc;
+
+	rc = check_flags(r, flags);
+	if (rc)
+		return rc;
+	if (r->s->srv->readonly &&
+	    ((flags & FSB_O_ACCMODE) != FSB_O_RDONLY || (flags & (FSB_O_TRUNC | FSB_O_CREAT))))
+		return ws__fail(r, -FSB_EROFS, "the export is served read-only");
+	/* OPEN names an existing node; creating is CREATE's job. */
+	flags &= ~(uint32_t)(FSB_O_CREAT | FSB_O_EXCL);
+	rc = ws__pin(r, q->node, &n);
+	if (rc)
+		return rc;
+	rc = reserve(r);
+	if (rc)
+		goto out_unpin;
+	rc = be->ops->open(be, n->bnode, flags, &bf, &r->out.u.open_rep.attr);
+	if (rc) {
+		ws_handles_unreserve(&r->s->handles);
+		if (rc == -FSB_ELOOP)
+			rc = ws__fail(r, rc, "a symbolic link is never opened or followed");
+		goto out_unpin;
+	}
+	/* The node pin passes to the handle. */
+	rc = ws_handles_add(&r->s->handles, n, bf, flags, &r->out.u.open_rep.fh);
+	if (!rc)
+		r->result = r->out.u.open_rep.fh;
+	return rc;
+
+out_unpin:
+	ws__unpin(r, n);
+	return rc;
+}
+
+int ws__op_create(struct ws_req *r)
+{
+	const struct fsb_create_req *q = &r->in.u.create;
+	struct ws_backend *be = ws__be(r);
+	struct fsb_entry_rep *er = &r->out.u.entry_rep;
+	struct ws_node *dir, *n;
+	struct ws_bnode *bn;
+	struct ws_bfile *bf;
+	struct ws_bstat st;
+	int rc;
+
+	rc = ws__check_name(r, q->name, r->name);
+	if (rc)
+		return rc;
+	rc = check_flags(r, q->flags);
+	if (rc)
+		return rc;
+	if (q->flags & FSB_O_DIRECTORY)
+		return ws__fail(r, -FSB_EINVAL, "CREATE makes regular files; use MKDIR");
+	rc = ws__pin(r, q->parent, &dir);
+	if (rc)
+		return rc;
+	rc = reserve(r);
+	if (rc)
+		goto out_unpin;
+	rc = be->ops->create(be, dir->bnode, r->name, q->flags | FSB_O_CREAT, q->mode & 07777,
+	                     &bn, &st, &bf);
+	if (rc) {
+		ws_handles_unreserve(&r->s->handles);
+		if (rc == -FSB_ENOTDIR)
+			rc = ws__fail(r, rc, "node %" PRIu64 " is not a directory (links are never followed)",
+			              q->parent);
+		else if (rc == -FSB_ELOOP)
+			rc = ws__fail(r, rc, "the name is a symbolic link, which is never followed");
+		goto out_unpin;
+	}
+	rc = ws__enter(r, bn, &st, &er->entry, &n);
+	if (rc) {
+		be->ops->release(be, bf);
+		ws_handles_unreserve(&r->s->handles);
+		goto out_unpin;
+	}
+	rc = ws_handles_add(&r->s->handles, n, bf, q->flags & ~(uint32_t)(FSB_O_CREAT | FSB_O_EXCL),
+	                    &er->fh);
+	if (rc) {
+		/* The client never hears of the entry: take back its lookup. */
+		ws_nodes_forget(&r->s->nodes, er->entry.node, 1);
+		goto out_unpin;
+	}
+	be->ops->getattr(be, dir->bnode, NULL, &er->dir_attr);
+out_unpin:
+	ws__unpin(r, dir);
+	return rc;
+}
+
+int ws__op_read(struct ws_req *r)
+{
+	const struct fsb_io_req *q = &r->in.u.io;
+	struct ws_backend *be = ws__be(r);
+	struct ws_handle *hd;
+	uint32_t got = 0;
+	void *buf = NULL;
+	int rc;
+
+	if (q->size > FSB_MAX_IO)
+		return ws__fail(r, -FSB_EINVAL, "READ of %u bytes exceeds max_io %u", q->size, FSB_MAX_IO);
+	rc = ws__get_fh(r, q->fh, &hd);
+	if (rc)
+		return rc;
+	if (q->size) {
+		buf = malloc(q->size);
+		if (!buf) {
+			ws__put_fh(r, hd);
+			return -FSB_ENOMEM;
+		}
+		r->scratch = buf;
+		rc = be->ops->read(be, hd->bf, q->offset, buf, q->size, &got);
+	}
+	ws__put_fh(r, hd);
+	if (rc)
+		return rc;
+	r->out.u.read_rep.data.ptr = buf;
+	r->out.u.read_rep.data.len = got;
+	return 0;
+}
+
+int ws__op_write(struct ws_req *r)
+{
+	const struct fsb_io_req *q = &r->in.u.io;
+	struct ws_backend *be = ws__be(r);
+	struct ws_handle *hd;
+	int rc;
+
+	rc = ws__get_fh(r, q->fh, &hd);
+	if (rc)
+		return rc;
+	if ((hd->flags & FSB_O_ACCMODE) == FSB_O_RDONLY) {
+		ws__put_fh(r, hd);
+		return ws__fail(r, -FSB_EBADF, "file handle %" PRIu64 " was opened read-only", q->fh);
+	}
+	rc = be->ops->write(be, hd->bf, q->offset, q->data.ptr, q->data.len,
+	                    &r->out.u.write_rep.written, &r->out.u.write_rep.attr);
+	ws__put_fh(r, hd);
+	return rc;
+}
+
+int ws__op_flush(struct ws_req *r)
+{
+	struct ws_backend *be = ws__be(r);
+	struct ws_handle *hd;
+	int rc;
+
+	rc = ws__get_fh(r, r->in.u.fh.fh, &hd);
+	if (rc)
+		return rc;
+	rc = be->ops->flush(be, hd->bf);
+	ws__put_fh(r, hd);
+	return rc;
+}
+
+int ws__op_fsync(struct ws_req *r)
+{
+	struct ws_backend *be = ws__be(r);
+	struct ws_handle *hd;
+	int rc;
+
+	if (r->in.u.fh.flags & ~(uint32_t)FSB_FSYNC_DATASYNC)
+		return ws__fail(r, -FSB_EINVAL, "unknown FSYNC flags 0x%x", r->in.u.fh.flags);
+	rc = ws__get_fh(r, r->in.u.fh.fh, &hd);
+	if (rc)
+		return rc;
+	rc = be->ops->fsync(be, hd->bf, !!(r->in.u.fh.flags & FSB_FSYNC_DATASYNC));
+	ws__put_fh(r, hd);
+	return rc;
+}
+
+int ws__op_release(struct ws_req *r)
+{
+	int rc = ws_handles_remove(&r->s->handles, r->in.u.fh.fh);
+
+	if (rc)
+		return ws__fail(r, rc, "file handle %" PRIu64 " is not open on this connection",
+		                r->in.u.fh.fh);
+	return 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * ws_ops.h - request handlers and the helpers they share.
+ *
+ * A handler reads r->in, fills r->out (the reply body) and returns 0, or
+ * returns a negative status, optionally after explaining it in r->cause;
+ * dispatch.c then sends exactly one reply, success or error. Handlers
+ * never send anything themselves.
+ */
+#ifndef WS_OPS_H
+#define WS_OPS_H
+
+#include "ws_session.h"
+
+static inline struct ws_backend *ws__be(const struct ws_req *r)
+{
+	return r->s->exp->be;
+}
+
+/* Set r->cause and return rc. */
+int ws__fail(struct ws_req *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Pin node `id`, or -FSB_ESTALE naming it. */
+int ws__pin(struct ws_req *r, uint64_t id, struct ws_node **out);
+void ws__unpin(struct ws_req *r, struct ws_node *n);
+/* Take handle `fh`, or -FSB_EBADF naming it. */
+int ws__get_fh(struct ws_req *r, uint64_t fh, struct ws_handle **out);
+void ws__put_fh(struct ws_req *r, struct ws_handle *hd);
+/* Validate a client name into `out` (r->name or r->name2). */
+int ws__check_name(struct ws_req *r, struct fsb_str name, char *out);
+/* Turn a backend node into an entry with one lookup reference. Consumes bn. */
+int ws__enter(struct ws_req *r, struct ws_bnode *bn, const struct ws_bstat *st,
+              struct fsb_entry *e, struct ws_node **pin);
+
+/* ops_node.c */
+int ws__op_lookup(struct ws_req *r);
+int ws__op_getattr(struct ws_req *r);
+int ws__op_setattr(struct ws_req *r);
+int ws__op_readlink(struct ws_req *r);
+int ws__op_statfs(struct ws_req *r);
+int ws__op_ping(struct ws_req *r);
+
+/* ops_file.c */
+int ws__op_open(struct ws_req *r);
+int ws__op_create(struct ws_req *r);
+int ws__op_read(struct ws_req *r);
+int ws__op_write(struct ws_req *r);
+int ws__op_flush(struct ws_req *r);
+int ws__op_fsync(struct ws_req *r);
+int ws__op_release(struct ws_req *r);
+
+/* ops_dir.c */
+int ws__op_readdirplus(struct ws_req *r);
+int ws__op_mkdir(struct ws_req *r);
+int ws__op_mknod(struct ws_req *r);
+int ws__op_symlink(struct ws_req *r);
+int ws__op_link(struct ws_req *r);
+int ws__op_unlink(struct ws_req *r);
+int ws__op_rmdir(struct ws_req *r);
+int ws__op_rename(struct ws_req *r);
+
+#endif
