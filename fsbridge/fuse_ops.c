@@ -29,6 +29,7 @@ struct fb_op {
 	uint64_t parent;            /* the directory whose attributes come back */
 	size_t size;                /* readdir buffer, read size */
 	int plus;                   /* readdir: readdirplus */
+	off_t off;                  /* readdir: the kernel's offset */
 	struct fuse_file_info fi;
 };
 
@@ -92,6 +93,17 @@ static struct fsb_str str_of(const char *s)
 {
 	struct fsb_str r = { .ptr = s, .len = (uint32_t)strlen(s) };
 	return r;
+}
+
+/* The kernel hands FUSE names of up to 1024 bytes; Linux file systems and
+ * the wire allow 255, so answer ENAMETOOLONG here as a native file system
+ * would, rather than failing to encode the request. */
+static int name_too_long(fuse_req_t req, const char *name)
+{
+	if (strlen(name) <= FSB_NAME_MAX)
+		return 0;
+	fuse_reply_err(req, ENAMETOOLONG);
+	return 1;
 }
 
 /* ---- attributes and entries ---------------------------------------------- */
@@ -220,9 +232,12 @@ static void lookup_done(struct fb_call *call, const struct fsb_msg *rep, int err
 
 static void fb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fb_op *op = op_new(fs_of(req), req, lookup_done);
+	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (name_too_long(req, name))
+		return;
+	op = op_new(fs_of(req), req, lookup_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -459,9 +474,12 @@ static void send_create(fuse_req_t req, uint16_t opcode, fuse_ino_t parent,
                         const char *name, uint32_t flags, mode_t mode, dev_t rdev,
                         const struct fuse_file_info *fi)
 {
-	struct fb_op *op = op_new(fs_of(req), req, newentry_done);
+	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (name_too_long(req, name))
+		return;
+	op = op_new(fs_of(req), req, newentry_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -496,6 +514,12 @@ static void fb_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (name_too_long(req, name))
+		return;
+	if (strlen(link) >= FSB_PATH_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
 	/* EPERM is what Linux file systems without symlinks (vfat) say. */
 	if (!(fs->server.caps & FSB_CAP_SYMLINKS)) {
 		fuse_reply_err(req, EPERM);
@@ -521,6 +545,8 @@ static void fb_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (name_too_long(req, newname))
+		return;
 	if (!(fs->server.caps & FSB_CAP_HARDLINKS)) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -554,9 +580,12 @@ static void remove_done(struct fb_call *call, const struct fsb_msg *rep, int err
 static void send_remove(fuse_req_t req, uint16_t opcode, fuse_ino_t parent,
                         const char *name)
 {
-	struct fb_op *op = op_new(fs_of(req), req, remove_done);
+	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (name_too_long(req, name))
+		return;
+	op = op_new(fs_of(req), req, remove_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -599,6 +628,8 @@ static void fb_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fsb_msg m;
 	uint32_t wflags = 0;
 
+	if (name_too_long(req, name) || name_too_long(req, newname))
+		return;
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		fuse_reply_err(req, EINVAL);    /* RENAME_WHITEOUT and friends */
 		return;
@@ -901,6 +932,49 @@ static void fb_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 /* ---- directories ---------------------------------------------------------- */
 
+/*
+ * The wire never carries "." and "..", but programs expect them (ls -a,
+ * nlink-counting tools), so the daemon adds them. Kernel offsets 1 and 2
+ * mean "after ." and "after ..", and a server cookie c is offset c + 2, so
+ * telldir/seekdir values stay stable and distinct. Cookies too large to
+ * shift (ext4's end-of-directory marker) saturate at the largest offset.
+ */
+#define DOT_ENTRIES 2
+
+static off_t offset_of_cookie(uint64_t cookie)
+{
+	if (cookie > (uint64_t)INT64_MAX - DOT_ENTRIES)
+		return INT64_MAX;
+	return (off_t)(cookie + DOT_ENTRIES);
+}
+
+static uint64_t cookie_of_offset(off_t off)
+{
+	if (off == INT64_MAX)
+		return (uint64_t)INT64_MAX;
+	return off <= DOT_ENTRIES ? 0 : (uint64_t)off - DOT_ENTRIES;
+}
+
+/* Add "." (i = 0) or ".." (i = 1) at the kernel offset after it. Dot
+ * entries carry no node id: the kernel takes no lookup reference on them. */
+static size_t add_dot(struct fb_op *op, char *buf, size_t room, int i)
+{
+	static const char *const names[DOT_ENTRIES] = { ".", ".." };
+	struct stat st;
+
+	memset(&st, 0, sizeof(st));
+	st.st_ino = op->node;
+	st.st_mode = S_IFDIR;
+	if (op->plus) {
+		struct fuse_entry_param ep;
+
+		memset(&ep, 0, sizeof(ep));
+		ep.attr = st;
+		return fuse_add_direntry_plus(op->req, buf, room, names[i], &ep, i + 1);
+	}
+	return fuse_add_direntry(op->req, buf, room, names[i], &st, i + 1);
+}
+
 /* Fill the kernel's buffer from one READDIRPLUS reply. Every entry in the
  * reply holds a server reference; only entries placed in a readdirplus
  * buffer that reaches the kernel keep theirs. Replies: buf, err. */
@@ -928,6 +1002,14 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 		return;
 	}
 
+	for (int dot = op->off < DOT_ENTRIES ? (int)op->off : DOT_ENTRIES; dot < DOT_ENTRIES;
+	     dot++) {
+		size_t need = add_dot(op, buf + pos, op->size - pos, dot);
+
+		if (need > op->size - pos)
+			break;
+		pos += need;
+	}
 	for (i = 0; i < r->count; i++) {
 		const struct fsb_dirent *d = &r->ents[i];
 		char name[FSB_NAME_MAX + 1];
@@ -942,13 +1024,13 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 
 			entry_param(fs, &d->entry, &ep);
 			need = fuse_add_direntry_plus(op->req, buf + pos, op->size - pos, name,
-			                              &ep, (off_t)d->cookie);
+			                              &ep, offset_of_cookie(d->cookie));
 		} else {
 			struct stat st;
 
 			attr_to_stat(d->entry.node, &d->entry.attr, &st);
 			need = fuse_add_direntry(op->req, buf + pos, op->size - pos, name, &st,
-			                         (off_t)d->cookie);
+			                         offset_of_cookie(d->cookie));
 		}
 		if (need > op->size - pos)
 			break;  /* did not fit: the kernel asks again from here */
@@ -989,6 +1071,7 @@ static void send_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	op->node = ino;
 	op->size = size;
 	op->plus = plus;
+	op->off = off;
 	/* A wire entry is 112 bytes + name, a kernel readdirplus entry 152 +
 	 * name rounded to 8: asking for 3/4 of the buffer rarely overfills it
 	 * (overflow only costs a FORGET). Plain entries are much smaller than
@@ -999,7 +1082,7 @@ static void send_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	msg_init(&m, FSB_OP_READDIRPLUS);
 	m.u.readdir.node = ino;
 	m.u.readdir.fh = fi->fh;
-	m.u.readdir.cookie = (uint64_t)off;
+	m.u.readdir.cookie = cookie_of_offset(off);
 	m.u.readdir.max_bytes = (uint32_t)want;
 	op_send(op, &m);
 }
