@@ -19,6 +19,7 @@
 
 #include "fsb_proto.h"
 #include "fsb_net.h"
+#include "net_internal.h"
 #include "fsb_client.h"
 
 #define DEFAULT_TIMEOUT_MS 30000u
@@ -67,18 +68,6 @@ struct fsb_client {
 	int reader_started;
 };
 
-__attribute__((format(printf, 4, 5)))
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 const struct fsb_msg *fsb_reply_msg(const struct fsb_reply *rep)
 {
@@ -434,34 +423,34 @@ static int hello(struct fsb_client *c, const struct fsb_client_opts *o, char *er
 	m.u.hello_req.version = FSB_PROTO_VERSION;
 	m.u.hello_req.caps = o->caps;
 	if (str_of(o->token, &m.u.hello_req.token) || str_of(o->export_path, &m.u.hello_req.export_path))
-		return fail(-FSB_EINVAL, err, errlen, "HELLO: token or export path too long");
+		return fsb__net_fail(-FSB_EINVAL, err, errlen, "HELLO: token or export path too long");
 	rc = send_frame(c, &m);
 	if (rc == -FSB_ETIMEDOUT || rc == -FSB_ECONNRESET)
-		return fail(rc, err, errlen, "HELLO: %s", c->errmsg);
+		return fsb__net_fail(rc, err, errlen, "HELLO: %s", c->errmsg);
 	if (rc)
-		return fail(rc, err, errlen, "HELLO: cannot encode the request: %s", fsb_strerror(rc));
+		return fsb__net_fail(rc, err, errlen, "HELLO: cannot encode the request: %s", fsb_strerror(rc));
 
 	for (;;) {
 		rc = fsb_net_read_frame(c->fd, &buf, &cap, &len, &ferr);
 		if (rc == -EAGAIN) {
-			rc = fail(-FSB_ETIMEDOUT, err, errlen, "HELLO: no reply from the server within %u ms", c->timeout_ms);
+			rc = fsb__net_fail(-FSB_ETIMEDOUT, err, errlen, "HELLO: no reply from the server within %u ms", c->timeout_ms);
 			goto out_free;
 		}
 		if (rc == 1 || rc == -ECONNRESET) {
-			rc = fail(-FSB_ECONNRESET, err, errlen, "HELLO: the server closed the connection without replying");
+			rc = fsb__net_fail(-FSB_ECONNRESET, err, errlen, "HELLO: the server closed the connection without replying");
 			goto out_free;
 		}
 		if (rc == -EBADMSG) {
-			rc = fail(-FSB_EPROTO, err, errlen, "HELLO: the server sent a corrupt frame (%s)", fsb_strerror(ferr));
+			rc = fsb__net_fail(-FSB_EPROTO, err, errlen, "HELLO: the server sent a corrupt frame (%s)", fsb_strerror(ferr));
 			goto out_free;
 		}
 		if (rc < 0) {
-			rc = fail(rc, err, errlen, "HELLO: reading the reply failed: %s", strerror(-rc));
+			rc = fsb__net_fail(rc, err, errlen, "HELLO: reading the reply failed: %s", strerror(-rc));
 			goto out_free;
 		}
 		rc = fsb_msg_decode(buf, len, &m);
 		if (rc) {
-			rc = fail(-FSB_EPROTO, err, errlen, "HELLO: the server's reply does not decode (%s)", fsb_strerror(rc));
+			rc = fsb__net_fail(-FSB_EPROTO, err, errlen, "HELLO: the server's reply does not decode (%s)", fsb_strerror(rc));
 			goto out_free;
 		}
 		if (!(m.flags & FSB_F_PUSH))
@@ -469,28 +458,28 @@ static int hello(struct fsb_client *c, const struct fsb_client_opts *o, char *er
 		fsb_msg_release(&m);
 	}
 	if (m.op != FSB_OP_HELLO || !(m.flags & FSB_F_REPLY) || m.id != HELLO_ID) {
-		rc = fail(-FSB_EPROTO, err, errlen, "HELLO: the server answered with a %s frame (id %llu)",
+		rc = fsb__net_fail(-FSB_EPROTO, err, errlen, "HELLO: the server answered with a %s frame (id %llu)",
 		          fsb_op_name(m.op), (unsigned long long)m.id);
 		goto out_release;
 	}
 	if (m.status) {
 		if (m.u.error.detail.len)
-			fail(-(int)m.status, err, errlen, "server refused HELLO: %.*s (%s)",
+			fsb__net_fail(-(int)m.status, err, errlen, "server refused HELLO: %.*s (%s)",
 			     (int)m.u.error.detail.len, m.u.error.detail.ptr, fsb_strerror((int)m.status));
 		else
-			fail(-(int)m.status, err, errlen, "server refused HELLO: %s", fsb_strerror((int)m.status));
+			fsb__net_fail(-(int)m.status, err, errlen, "server refused HELLO: %s", fsb_strerror((int)m.status));
 		rc = -(int)m.status;
 		goto out_release;
 	}
 	h = &m.u.hello_rep;
 	if (h->version != FSB_PROTO_VERSION) {
-		rc = fail(-FSB_EVERSION, err, errlen, "HELLO: the server chose protocol version %u; this client speaks %u",
+		rc = fsb__net_fail(-FSB_EVERSION, err, errlen, "HELLO: the server chose protocol version %u; this client speaks %u",
 		          (unsigned)h->version, FSB_PROTO_VERSION);
 		goto out_release;
 	}
 	c->server = malloc((size_t)h->server.len + 1);
 	if (!c->server) {
-		rc = fail(-FSB_ENOMEM, err, errlen, "HELLO: out of memory");
+		rc = fsb__net_fail(-FSB_ENOMEM, err, errlen, "HELLO: out of memory");
 		goto out_release;
 	}
 	memcpy(c->server, h->server.ptr, h->server.len);
@@ -522,12 +511,12 @@ int fsb_client_connect_fd(int fd, const struct fsb_client_opts *opts,
 		err[0] = '\0';
 	if (!opts || !opts->token || !opts->export_path) {
 		close(fd);
-		return fail(-FSB_EINVAL, err, errlen, "fsb_client_connect: a token and an export path are required");
+		return fsb__net_fail(-FSB_EINVAL, err, errlen, "fsb_client_connect: a token and an export path are required");
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
-		return fail(-FSB_ENOMEM, err, errlen, "fsb_client_connect: out of memory");
+		return fsb__net_fail(-FSB_ENOMEM, err, errlen, "fsb_client_connect: out of memory");
 	}
 	c->fd = fd;
 	c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -552,7 +541,7 @@ int fsb_client_connect_fd(int fd, const struct fsb_client_opts *opts,
 
 	rc = pthread_create(&c->reader, NULL, reader_main, c);
 	if (rc) {
-		rc = fail(-FSB_ENOMEM, err, errlen, "fsb_client_connect: cannot start the reader thread: %s", strerror(rc));
+		rc = fsb__net_fail(-FSB_ENOMEM, err, errlen, "fsb_client_connect: cannot start the reader thread: %s", strerror(rc));
 		goto out_free;
 	}
 	c->reader_started = 1;

@@ -5,6 +5,8 @@ noinst_LIBRARIES += libfsbnet.a
 libfsbnet_a_SOURCES = \
 	protocol/net/fsb_net.h \
 	protocol/net/fsb_client.h \
+	protocol/net/net_internal.h \
+	protocol/net/fail.c \
 	protocol/net/addr.c \
 	protocol/net/net_posix.c \
 	protocol/net/token.c \

@@ -20,23 +20,11 @@
 
 #include "fsb_proto.h"
 #include "fsb_net.h"
+#include "net_internal.h"
 
 /* Unix sockets default to ~200 KiB of buffer; a 1 MiB WRITE frame then
  * needs several wakeups of the peer. The kernel caps this at wmem_max. */
 #define UNIX_SOCKBUF (4 << 20)
-
-__attribute__((format(printf, 4, 5)))
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static socklen_t unix_sockaddr(const struct fsb_addr *a, struct sockaddr_un *sun)
 {
@@ -96,23 +84,23 @@ static int unix_clear_stale(const struct fsb_addr *a, char *err, size_t errlen)
 	int fd, rc;
 
 	if (lstat(a->path, &st) < 0)
-		return fail(-errno, err, errlen, "listen on unix:%s: %s", a->path, strerror(errno));
+		return fsb__net_fail(-errno, err, errlen, "listen on unix:%s: %s", a->path, strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
-		return fail(-EADDRINUSE, err, errlen,
+		return fsb__net_fail(-EADDRINUSE, err, errlen,
 		            "listen on unix:%s: the path exists and is not a socket; refusing to replace it", a->path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return fail(-errno, err, errlen, "listen on unix:%s: socket: %s", a->path, strerror(errno));
+		return fsb__net_fail(-errno, err, errlen, "listen on unix:%s: socket: %s", a->path, strerror(errno));
 	rc = connect_retry(fd, (struct sockaddr *)&sun, sl);
 	close(fd);
 	if (rc == 0)
-		return fail(-EADDRINUSE, err, errlen,
+		return fsb__net_fail(-EADDRINUSE, err, errlen,
 		            "listen on unix:%s: another server is already listening there", a->path);
 	if (rc != -ECONNREFUSED)
-		return fail(rc, err, errlen, "listen on unix:%s: cannot tell whether the existing socket is in use: %s",
+		return fsb__net_fail(rc, err, errlen, "listen on unix:%s: cannot tell whether the existing socket is in use: %s",
 		            a->path, strerror(-rc));
 	if (unlink(a->path) < 0 && errno != ENOENT)
-		return fail(-errno, err, errlen, "listen on unix:%s: removing the stale socket: %s",
+		return fsb__net_fail(-errno, err, errlen, "listen on unix:%s: removing the stale socket: %s",
 		            a->path, strerror(errno));
 	return 0;
 }
@@ -125,23 +113,23 @@ static int listen_unix(const struct fsb_addr *a, struct fsb_addr *bound, char *e
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return fail(-errno, err, errlen, "listen on unix:%s: socket: %s", a->path, strerror(errno));
+		return fsb__net_fail(-errno, err, errlen, "listen on unix:%s: socket: %s", a->path, strerror(errno));
 	if (bind(fd, (struct sockaddr *)&sun, sl) < 0) {
 		rc = -errno;
 		if (rc != -EADDRINUSE || a->path[0] == '@') {
-			fail(rc, err, errlen, "listen on unix:%s: bind: %s", a->path, strerror(-rc));
+			fsb__net_fail(rc, err, errlen, "listen on unix:%s: bind: %s", a->path, strerror(-rc));
 			goto out_close;
 		}
 		rc = unix_clear_stale(a, err, errlen);
 		if (rc)
 			goto out_close;
 		if (bind(fd, (struct sockaddr *)&sun, sl) < 0) {
-			rc = fail(-errno, err, errlen, "listen on unix:%s: bind: %s", a->path, strerror(errno));
+			rc = fsb__net_fail(-errno, err, errlen, "listen on unix:%s: bind: %s", a->path, strerror(errno));
 			goto out_close;
 		}
 	}
 	if (listen(fd, SOMAXCONN) < 0) {
-		rc = fail(-errno, err, errlen, "listen on unix:%s: listen: %s", a->path, strerror(errno));
+		rc = fsb__net_fail(-errno, err, errlen, "listen on unix:%s: listen: %s", a->path, strerror(errno));
 		goto out_close;
 	}
 	if (bound)
@@ -184,9 +172,9 @@ static int resolve(const struct fsb_addr *a, int passive, struct addrinfo **res,
 	snprintf(port, sizeof(port), "%u", (unsigned)a->port);
 	rc = getaddrinfo(a->host, port, &hints, res);
 	if (rc == EAI_SYSTEM)
-		return fail(-errno, err, errlen, "tcp:%s:%s: cannot resolve host: %s", a->host, port, strerror(errno));
+		return fsb__net_fail(-errno, err, errlen, "tcp:%s:%s: cannot resolve host: %s", a->host, port, strerror(errno));
 	if (rc)
-		return fail(-EHOSTUNREACH, err, errlen, "tcp:%s:%s: cannot resolve host: %s", a->host, port, gai_strerror(rc));
+		return fsb__net_fail(-EHOSTUNREACH, err, errlen, "tcp:%s:%s: cannot resolve host: %s", a->host, port, gai_strerror(rc));
 	return 0;
 }
 
@@ -204,14 +192,14 @@ static int listen_tcp(const struct fsb_addr *a, struct fsb_addr *bound, char *er
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0) {
-			rc = fail(-errno, err, errlen, "listen on tcp:%s:%u: socket: %s", a->host, (unsigned)a->port, strerror(errno));
+			rc = fsb__net_fail(-errno, err, errlen, "listen on tcp:%s:%u: socket: %s", a->host, (unsigned)a->port, strerror(errno));
 			continue;
 		}
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 		    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-			rc = fail(-errno, err, errlen, "listen on tcp:%s:%u: bind: %s", a->host, (unsigned)a->port, strerror(errno));
+			rc = fsb__net_fail(-errno, err, errlen, "listen on tcp:%s:%u: bind: %s", a->host, (unsigned)a->port, strerror(errno));
 		} else if (listen(fd, SOMAXCONN) < 0) {
-			rc = fail(-errno, err, errlen, "listen on tcp:%s:%u: listen: %s", a->host, (unsigned)a->port, strerror(errno));
+			rc = fsb__net_fail(-errno, err, errlen, "listen on tcp:%s:%u: listen: %s", a->host, (unsigned)a->port, strerror(errno));
 		} else {
 			rc = 0;
 			break;
@@ -225,7 +213,7 @@ static int listen_tcp(const struct fsb_addr *a, struct fsb_addr *bound, char *er
 	if (bound) {
 		sl = sizeof(ss);
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-			rc = fail(-errno, err, errlen, "listen on tcp:%s:%u: getsockname: %s", a->host, (unsigned)a->port, strerror(errno));
+			rc = fsb__net_fail(-errno, err, errlen, "listen on tcp:%s:%u: getsockname: %s", a->host, (unsigned)a->port, strerror(errno));
 			close(fd);
 			return rc;
 		}
@@ -246,19 +234,19 @@ static int listen_vsock(const struct fsb_addr *a, struct fsb_addr *bound, char *
 	fsb_addr_format(a, name, sizeof(name));
 	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return fail(-errno, err, errlen, "listen on %s: socket: %s (is the vsock module loaded?)", name, strerror(errno));
+		return fsb__net_fail(-errno, err, errlen, "listen on %s: socket: %s (is the vsock module loaded?)", name, strerror(errno));
 	vsock_sockaddr(a->cid, a->vport, &svm);
 	if (bind(fd, (struct sockaddr *)&svm, sizeof(svm)) < 0) {
-		rc = fail(-errno, err, errlen, "listen on %s: bind: %s", name, strerror(errno));
+		rc = fsb__net_fail(-errno, err, errlen, "listen on %s: bind: %s", name, strerror(errno));
 		goto out_close;
 	}
 	if (listen(fd, SOMAXCONN) < 0) {
-		rc = fail(-errno, err, errlen, "listen on %s: listen: %s", name, strerror(errno));
+		rc = fsb__net_fail(-errno, err, errlen, "listen on %s: listen: %s", name, strerror(errno));
 		goto out_close;
 	}
 	if (bound) {
 		if (getsockname(fd, (struct sockaddr *)&svm, &sl) < 0) {
-			rc = fail(-errno, err, errlen, "listen on %s: getsockname: %s", name, strerror(errno));
+			rc = fsb__net_fail(-errno, err, errlen, "listen on %s: getsockname: %s", name, strerror(errno));
 			goto out_close;
 		}
 		*bound = *a;
@@ -284,7 +272,7 @@ int fsb_net_listen(const struct fsb_addr *a, struct fsb_addr *bound, char *err, 
 	case FSB_ADDR_VSOCK:
 		return listen_vsock(a, bound, err, errlen);
 	}
-	return fail(-EINVAL, err, errlen, "listen: address kind %d is not unix, tcp or vsock", (int)a->kind);
+	return fsb__net_fail(-EINVAL, err, errlen, "listen: address kind %d is not unix, tcp or vsock", (int)a->kind);
 }
 
 static int connect_unix(const struct fsb_addr *a, char *err, size_t errlen)
@@ -295,14 +283,14 @@ static int connect_unix(const struct fsb_addr *a, char *err, size_t errlen)
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return fail(-errno, err, errlen, "connect to unix:%s: socket: %s", a->path, strerror(errno));
+		return fsb__net_fail(-errno, err, errlen, "connect to unix:%s: socket: %s", a->path, strerror(errno));
 	/* Best effort: a smaller buffer only costs speed. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	rc = connect_retry(fd, (struct sockaddr *)&sun, sl);
 	if (rc) {
 		close(fd);
-		return fail(rc, err, errlen, "connect to unix:%s: %s", a->path, strerror(-rc));
+		return fsb__net_fail(rc, err, errlen, "connect to unix:%s: %s", a->path, strerror(-rc));
 	}
 	return fd;
 }
@@ -330,11 +318,11 @@ static int connect_tcp(const struct fsb_addr *a, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (rc)
-		return fail(rc, err, errlen, "connect to tcp:%s:%u: %s", a->host, (unsigned)a->port, strerror(-rc));
+		return fsb__net_fail(rc, err, errlen, "connect to tcp:%s:%u: %s", a->host, (unsigned)a->port, strerror(-rc));
 	/* Requests are small and latency-bound; Nagle would hold each one
 	 * back waiting for the previous reply's ACK. */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
-		rc = fail(-errno, err, errlen, "connect to tcp:%s:%u: TCP_NODELAY: %s", a->host, (unsigned)a->port, strerror(errno));
+		rc = fsb__net_fail(-errno, err, errlen, "connect to tcp:%s:%u: TCP_NODELAY: %s", a->host, (unsigned)a->port, strerror(errno));
 		close(fd);
 		return rc;
 	}
@@ -352,12 +340,12 @@ static int connect_vsock(const struct fsb_addr *a, char *err, size_t errlen)
 	fsb_addr_format(a, name, sizeof(name));
 	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return fail(-errno, err, errlen, "connect to %s: socket: %s (is the vsock module loaded?)", name, strerror(errno));
+		return fsb__net_fail(-errno, err, errlen, "connect to %s: socket: %s (is the vsock module loaded?)", name, strerror(errno));
 	vsock_sockaddr(a->cid, a->vport, &svm);
 	rc = connect_retry(fd, (struct sockaddr *)&svm, sizeof(svm));
 	if (rc) {
 		close(fd);
-		return fail(rc, err, errlen, "connect to %s: %s", name, strerror(-rc));
+		return fsb__net_fail(rc, err, errlen, "connect to %s: %s", name, strerror(-rc));
 	}
 	return fd;
 }
@@ -374,7 +362,7 @@ int fsb_net_connect(const struct fsb_addr *a, char *err, size_t errlen)
 	case FSB_ADDR_VSOCK:
 		return connect_vsock(a, err, errlen);
 	}
-	return fail(-EINVAL, err, errlen, "connect: address kind %d is not unix, tcp or vsock", (int)a->kind);
+	return fsb__net_fail(-EINVAL, err, errlen, "connect: address kind %d is not unix, tcp or vsock", (int)a->kind);
 }
 
 /* EAGAIN means two different things: a non-blocking fd that is not ready

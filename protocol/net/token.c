@@ -17,21 +17,10 @@
 
 #include "fsb_proto.h"
 #include "fsb_net.h"
+#include "net_internal.h"
 
 #define TOKEN_RANDOM_BYTES 32
 
-__attribute__((format(printf, 4, 5)))
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int fsb_token_default_path(char *buf, size_t len)
 {
@@ -67,7 +56,7 @@ static int make_parents(const char *path, char *err, size_t errlen)
 
 	n = strlen(path);
 	if (n >= sizeof(dir))
-		return fail(-ENAMETOOLONG, err, errlen, "token file path %s is too long", path);
+		return fsb__net_fail(-ENAMETOOLONG, err, errlen, "token file path %s is too long", path);
 	memcpy(dir, path, n + 1);
 	p = strrchr(dir, '/');
 	if (!p || p == dir)
@@ -79,7 +68,7 @@ static int make_parents(const char *path, char *err, size_t errlen)
 		c = *p;
 		*p = '\0';
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return fail(-errno, err, errlen, "cannot create directory %s for token file %s: %s",
+			return fsb__net_fail(-errno, err, errlen, "cannot create directory %s for token file %s: %s",
 			            dir, path, strerror(errno));
 		*p = c;
 		if (c == '\0')
@@ -141,7 +130,7 @@ static int create_token(const char *path, char *err, size_t errlen)
 		return rc;
 	rc = random_fill(raw, sizeof(raw));
 	if (rc)
-		return fail(rc, err, errlen, "cannot create token file %s: getrandom: %s", path, strerror(-rc));
+		return fsb__net_fail(rc, err, errlen, "cannot create token file %s: getrandom: %s", path, strerror(-rc));
 	for (i = 0; i < TOKEN_RANDOM_BYTES; i++) {
 		text[2 * i] = hex[raw[i] >> 4];
 		text[2 * i + 1] = hex[raw[i] & 15];
@@ -149,11 +138,11 @@ static int create_token(const char *path, char *err, size_t errlen)
 	text[2 * TOKEN_RANDOM_BYTES] = '\n';
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
-		return fail(-ENAMETOOLONG, err, errlen, "token file path %s is too long", path);
+		return fsb__net_fail(-ENAMETOOLONG, err, errlen, "token file path %s is too long", path);
 	/* mkostemp creates with O_EXCL and mode 0600. */
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return fail(-errno, err, errlen, "cannot create token file %s: %s", tmp, strerror(errno));
+		return fsb__net_fail(-errno, err, errlen, "cannot create token file %s: %s", tmp, strerror(errno));
 	rc = write_fd_all(fd, text, sizeof(text));
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;
@@ -161,7 +150,7 @@ static int create_token(const char *path, char *err, size_t errlen)
 		rc = -errno;
 	if (rc) {
 		unlink(tmp);
-		return fail(rc, err, errlen, "cannot write token file %s: %s", tmp, strerror(-rc));
+		return fsb__net_fail(rc, err, errlen, "cannot write token file %s: %s", tmp, strerror(-rc));
 	}
 	if (link(tmp, path) < 0) {
 		rc = -errno;
@@ -169,20 +158,20 @@ static int create_token(const char *path, char *err, size_t errlen)
 		if (rc == -EEXIST)
 			return 0;
 		if (rc != -EPERM && rc != -ENOTSUP && rc != -EOPNOTSUPP)
-			return fail(rc, err, errlen, "cannot create token file %s: %s", path, strerror(-rc));
+			return fsb__net_fail(rc, err, errlen, "cannot create token file %s: %s", path, strerror(-rc));
 		/* No hard links on this filesystem: create in place. */
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			if (errno == EEXIST)
 				return 0;
-			return fail(-errno, err, errlen, "cannot create token file %s: %s", path, strerror(errno));
+			return fsb__net_fail(-errno, err, errlen, "cannot create token file %s: %s", path, strerror(errno));
 		}
 		rc = write_fd_all(fd, text, sizeof(text));
 		if (close(fd) < 0 && !rc)
 			rc = -errno;
 		if (rc) {
 			unlink(path);
-			return fail(rc, err, errlen, "cannot write token file %s: %s", path, strerror(-rc));
+			return fsb__net_fail(rc, err, errlen, "cannot write token file %s: %s", path, strerror(-rc));
 		}
 		return 0;
 	}
@@ -210,19 +199,19 @@ int fsb_token_load(const char *path, int create, char *tok, size_t toklen,
 	}
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return fail(-ENOENT, err, errlen, "token file %s does not exist", path);
-		return fail(-errno, err, errlen, "cannot open token file %s: %s", path, strerror(errno));
+			return fsb__net_fail(-ENOENT, err, errlen, "token file %s does not exist", path);
+		return fsb__net_fail(-errno, err, errlen, "cannot open token file %s: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) < 0) {
-		rc = fail(-errno, err, errlen, "cannot stat token file %s: %s", path, strerror(errno));
+		rc = fsb__net_fail(-errno, err, errlen, "cannot stat token file %s: %s", path, strerror(errno));
 		goto out_close;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fail(-EINVAL, err, errlen, "token file %s is not a regular file", path);
+		rc = fsb__net_fail(-EINVAL, err, errlen, "token file %s is not a regular file", path);
 		goto out_close;
 	}
 	if (st.st_mode & 0077) {
-		rc = fail(-EPERM, err, errlen, "token file %s is %s by others (mode %04o); chmod 600 %s",
+		rc = fsb__net_fail(-EPERM, err, errlen, "token file %s is %s by others (mode %04o); chmod 600 %s",
 		          path, (st.st_mode & 0044) ? "readable" : "accessible",
 		          (unsigned)(st.st_mode & 07777), path);
 		goto out_close;
@@ -232,7 +221,7 @@ int fsb_token_load(const char *path, int create, char *tok, size_t toklen,
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = fail(-errno, err, errlen, "cannot read token file %s: %s", path, strerror(errno));
+			rc = fsb__net_fail(-errno, err, errlen, "cannot read token file %s: %s", path, strerror(errno));
 			goto out_close;
 		}
 		if (r == 0)
@@ -244,23 +233,23 @@ int fsb_token_load(const char *path, int create, char *tok, size_t toklen,
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
 	if (n == 0) {
-		rc = fail(-EINVAL, err, errlen, "token file %s is empty", path);
+		rc = fsb__net_fail(-EINVAL, err, errlen, "token file %s is empty", path);
 		goto out_close;
 	}
 	if (n > FSB_TOKEN_MAX) {
-		rc = fail(-EINVAL, err, errlen, "token in %s is longer than %u bytes", path, FSB_TOKEN_MAX);
+		rc = fsb__net_fail(-EINVAL, err, errlen, "token in %s is longer than %u bytes", path, FSB_TOKEN_MAX);
 		goto out_close;
 	}
 	for (i = 0; i < n; i++) {
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
-			rc = fail(-EINVAL, err, errlen,
+			rc = fsb__net_fail(-EINVAL, err, errlen,
 			          "token in %s contains a control character at byte %zu; it must be one line of text",
 			          path, i);
 			goto out_close;
 		}
 	}
 	if (n + 1 > toklen) {
-		rc = fail(-ENOBUFS, err, errlen, "token in %s (%zu bytes) does not fit the caller's %zu-byte buffer",
+		rc = fsb__net_fail(-ENOBUFS, err, errlen, "token in %s (%zu bytes) does not fit the caller's %zu-byte buffer",
 		          path, n, toklen);
 		goto out_close;
 	}
