@@ -439,3 +439,22 @@ int th_wait_sessions(struct th *t, unsigned n)
 	}
 	return -1;
 }
+
+int th_setup_with(void **state, int readonly, unsigned max_handles)
+{
+	struct th *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	th_start(t, readonly, max_handles);
+	*state = t;
+	return 0;
+}
+
+int th_teardown(void **state)
+{
+	struct th *t = *state;
+
+	th_stop(t);
+	free(t);
+	return 0;
+}

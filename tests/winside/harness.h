@@ -38,6 +38,9 @@ void th_start(struct th *t, int readonly, unsigned max_handles);
 /* Close the connection, free the server (every session ends), remove the
  * directories. */
 void th_stop(struct th *t);
+/* cmocka fixtures: a started harness in *state, and its teardown. */
+int th_setup_with(void **state, int readonly, unsigned max_handles);
+int th_teardown(void **state);
 
 /* A new connection to t's server, nothing sent yet. */
 int th_connect(struct th *t);

@@ -182,32 +182,14 @@ static int do_readdir(struct th *t, uint64_t node, uint64_t fh, uint32_t *count)
 
 static int setup(void **state)
 {
-	struct th *t = calloc(1, sizeof(*t));
-
-	assert_non_null(t);
-	th_start(t, 0, 0);
-	*state = t;
-	return 0;
+	return th_setup_with(state, 0, 0);
 }
 
 static int setup_ro(void **state)
 {
-	struct th *t = calloc(1, sizeof(*t));
-
-	assert_non_null(t);
-	th_start(t, 1, 0);
-	*state = t;
-	return 0;
+	return th_setup_with(state, 1, 0);
 }
 
-static int teardown(void **state)
-{
-	struct th *t = *state;
-
-	th_stop(t);
-	free(t);
-	return 0;
-}
 
 /* ---- names ---------------------------------------------------------------------- */
 
@@ -958,16 +940,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_name_check_unit),
-		cmocka_unit_test_setup_teardown(t_bad_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_nul_and_long_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_hostile_names_every_op, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_symlink_escape, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_dir_replaced_by_link, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_before_hello, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_hello_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_hello_export_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_corrupt_frame, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_readonly, setup_ro, teardown),
+		cmocka_unit_test_setup_teardown(t_bad_names, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_nul_and_long_names, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_hostile_names_every_op, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_symlink_escape, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_dir_replaced_by_link, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_before_hello, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_hello_refusals, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_hello_export_names, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_corrupt_frame, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_readonly, setup_ro, th_teardown),
 	};
 
 	return cmocka_run_group_tests_name("winside confinement", tests, NULL, NULL);

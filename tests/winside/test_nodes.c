@@ -285,32 +285,14 @@ static int do_readdir(struct th *t, uint64_t node, uint64_t fh, uint64_t cookie,
 
 static int setup(void **state)
 {
-	struct th *t = calloc(1, sizeof(*t));
-
-	assert_non_null(t);
-	th_start(t, 0, 0);
-	*state = t;
-	return 0;
+	return th_setup_with(state, 0, 0);
 }
 
 static int setup_cap4(void **state)
 {
-	struct th *t = calloc(1, sizeof(*t));
-
-	assert_non_null(t);
-	th_start(t, 0, 4);
-	*state = t;
-	return 0;
+	return th_setup_with(state, 0, 4);
 }
 
-static int teardown(void **state)
-{
-	struct th *t = *state;
-
-	th_stop(t);
-	free(t);
-	return 0;
-}
 
 static void t_lookup_counts(void **state)
 {
@@ -712,14 +694,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_unit_nodes),
 		cmocka_unit_test(t_unit_handles),
-		cmocka_unit_test_setup_teardown(t_lookup_counts, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_entry_refs, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_readdir_refs, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_handle_cap, setup_cap4, teardown),
-		cmocka_unit_test_setup_teardown(t_hardlinks_one_node, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_handle_flags, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_pipelined, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_disconnect_releases, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_lookup_counts, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_entry_refs, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_readdir_refs, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_handle_cap, setup_cap4, th_teardown),
+		cmocka_unit_test_setup_teardown(t_hardlinks_one_node, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_handle_flags, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_pipelined, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(t_disconnect_releases, setup, th_teardown),
 	};
 
 	return cmocka_run_group_tests_name("winside nodes and handles", tests, NULL, NULL);
