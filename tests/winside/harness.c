@@ -458,3 +458,41 @@ int th_teardown(void **state)
 	free(t);
 	return 0;
 }
+
+int th_ping(struct th *t, int fd, uint64_t nonce)
+{
+	struct fsb_msg m;
+	struct th_reply rep = { 0 };
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_PING;
+	m.u.ping.nonce = nonce;
+	rc = th_call(t, fd, &m, &rep);
+	if (!rc && rep.m.u.ping.nonce != nonce)
+		fail_msg("PING echoed %llu, want %llu", (unsigned long long)rep.m.u.ping.nonce,
+		         (unsigned long long)nonce);
+	th_reply_free(&rep);
+	return rc;
+}
+
+int th_readdir(struct th *t, uint64_t node, uint64_t fh, uint64_t cookie, uint32_t max)
+{
+	struct fsb_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_READDIRPLUS;
+	m.u.readdir.node = node;
+	m.u.readdir.fh = fh;
+	m.u.readdir.cookie = cookie;
+	m.u.readdir.max_bytes = max;
+	return th_call(t, t->fd, &m, th_last());
+}
+
+void th_expect_rc(const char *what, int rc, int want)
+{
+	if (rc == want)
+		return;
+	fail_msg("%s: got %d (%s) \"%s\", want %d (%s)", what, rc, rc ? fsb_strerror(rc) : "OK",
+	         th_detail(th_last()), want, want ? fsb_strerror(want) : "OK");
+}

@@ -83,6 +83,12 @@ int th_symlink(struct th *t, uint64_t parent, const char *name, const char *targ
 int th_link(struct th *t, uint64_t node, uint64_t newparent, const char *newname,
             struct fsb_entry_rep *er);
 struct th_reply *th_last(void);
+/* PING on fd; fails the test if the nonce is not echoed. */
+int th_ping(struct th *t, int fd, uint64_t nonce);
+/* READDIRPLUS on t's connection; the reply stays in th_last(). */
+int th_readdir(struct th *t, uint64_t node, uint64_t fh, uint64_t cookie, uint32_t max);
+/* Fail the test with the server's detail unless rc == want. */
+void th_expect_rc(const char *what, int rc, int want);
 
 /* Number of entries in directory `path` (excluding . and ..); -1 on error. */
 int th_count_entries(const char *path);

@@ -31,14 +31,6 @@
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static void expect_rc(const char *what, int rc, int want)
-{
-	if (rc == want)
-		return;
-	fail_msg("%s: got %d (%s) \"%s\", want %d (%s)", what, rc, rc ? fsb_strerror(rc) : "OK",
-	         th_detail(th_last()), want, want ? fsb_strerror(want) : "OK");
-}
-
 /* The error detail must say which request failed. */
 static void expect_detail_names(const char *what, const char *op)
 {
@@ -99,23 +91,6 @@ static void expect_outside_empty(const struct th *t)
 		fail_msg("%s holds %d entries, want 2 (export, outside)", t->base, n);
 }
 
-static int do_ping(struct th *t, int fd, uint64_t nonce)
-{
-	struct fsb_msg m;
-	struct th_reply rep = { 0 };
-	int rc;
-
-	memset(&m, 0, sizeof(m));
-	m.op = FSB_OP_PING;
-	m.u.ping.nonce = nonce;
-	rc = th_call(t, fd, &m, &rep);
-	if (!rc && rep.m.u.ping.nonce != nonce)
-		fail_msg("PING echoed %llu, want %llu", (unsigned long long)rep.m.u.ping.nonce,
-		         (unsigned long long)nonce);
-	th_reply_free(&rep);
-	return rc;
-}
-
 static int do_node_op(struct th *t, uint16_t op, uint64_t node)
 {
 	struct fsb_msg m;
@@ -164,22 +139,6 @@ static int do_read(struct th *t, uint64_t fh, uint32_t size)
 	return th_call(t, t->fd, &m, th_last());
 }
 
-static int do_readdir(struct th *t, uint64_t node, uint64_t fh, uint32_t *count)
-{
-	struct fsb_msg m;
-	int rc;
-
-	memset(&m, 0, sizeof(m));
-	m.op = FSB_OP_READDIRPLUS;
-	m.u.readdir.node = node;
-	m.u.readdir.fh = fh;
-	m.u.readdir.max_bytes = 65536;
-	rc = th_call(t, t->fd, &m, th_last());
-	if (!rc)
-		*count = th_last()->m.u.readdir_rep.count;
-	return rc;
-}
-
 static int setup(void **state)
 {
 	return th_setup_with(state, 0, 0);
@@ -213,8 +172,8 @@ static void t_bad_names(void **state)
 		snprintf(p, sizeof(p), "%s/dir", t->export_dir);
 		assert_int_equal(mkdir(p, 0755), 0);
 	}
-	expect_rc("LOOKUP file", th_lookup(t, t->root, "file", &f), 0);
-	expect_rc("LOOKUP dir", th_lookup(t, t->root, "dir", &d), 0);
+	th_expect_rc("LOOKUP file", th_lookup(t, t->root, "file", &f), 0);
+	th_expect_rc("LOOKUP dir", th_lookup(t, t->root, "dir", &d), 0);
 
 	for (i = 0; i < NBAD; i++) {
 		const char *n = bad_names[i];
@@ -225,46 +184,46 @@ static void t_bad_names(void **state)
 			uint64_t par = parents[p];
 
 			snprintf(what, sizeof(what), "LOOKUP \"%s\" in node %llu", n, (unsigned long long)par);
-			expect_rc(what, th_lookup(t, par, n, NULL), -FSB_EINVAL);
+			th_expect_rc(what, th_lookup(t, par, n, NULL), -FSB_EINVAL);
 			expect_detail_names(what, "LOOKUP");
 			snprintf(what, sizeof(what), "CREATE \"%s\"", n);
-			expect_rc(what, th_create_op(t, FSB_OP_CREATE, par, n, FSB_O_RDWR | FSB_O_CREAT,
+			th_expect_rc(what, th_create_op(t, FSB_OP_CREATE, par, n, FSB_O_RDWR | FSB_O_CREAT,
 			                             0644, NULL), -FSB_EINVAL);
 			expect_detail_names(what, "CREATE");
 			snprintf(what, sizeof(what), "MKDIR \"%s\"", n);
-			expect_rc(what, th_create_op(t, FSB_OP_MKDIR, par, n, 0, 0755, NULL), -FSB_EINVAL);
+			th_expect_rc(what, th_create_op(t, FSB_OP_MKDIR, par, n, 0, 0755, NULL), -FSB_EINVAL);
 			expect_detail_names(what, "MKDIR");
 			snprintf(what, sizeof(what), "MKNOD \"%s\"", n);
-			expect_rc(what, th_create_op(t, FSB_OP_MKNOD, par, n, 0, FSB_S_IFREG | 0644, NULL),
+			th_expect_rc(what, th_create_op(t, FSB_OP_MKNOD, par, n, 0, FSB_S_IFREG | 0644, NULL),
 			          -FSB_EINVAL);
 			snprintf(what, sizeof(what), "SYMLINK \"%s\"", n);
-			expect_rc(what, th_symlink(t, par, n, "/etc", NULL), -FSB_EINVAL);
+			th_expect_rc(what, th_symlink(t, par, n, "/etc", NULL), -FSB_EINVAL);
 			expect_detail_names(what, "SYMLINK");
 			snprintf(what, sizeof(what), "LINK file as \"%s\"", n);
-			expect_rc(what, th_link(t, f.node, par, n, NULL), -FSB_EINVAL);
+			th_expect_rc(what, th_link(t, f.node, par, n, NULL), -FSB_EINVAL);
 			expect_detail_names(what, "LINK");
 			snprintf(what, sizeof(what), "RENAME file to \"%s\"", n);
-			expect_rc(what, th_rename(t, t->root, "file", par, n), -FSB_EINVAL);
+			th_expect_rc(what, th_rename(t, t->root, "file", par, n), -FSB_EINVAL);
 			expect_detail_names(what, "RENAME");
 			snprintf(what, sizeof(what), "RENAME \"%s\" to moved", n);
-			expect_rc(what, th_rename(t, par, n, d.node, "moved"), -FSB_EINVAL);
+			th_expect_rc(what, th_rename(t, par, n, d.node, "moved"), -FSB_EINVAL);
 			snprintf(what, sizeof(what), "UNLINK \"%s\"", n);
-			expect_rc(what, th_name_op(t, FSB_OP_UNLINK, par, n), -FSB_EINVAL);
+			th_expect_rc(what, th_name_op(t, FSB_OP_UNLINK, par, n), -FSB_EINVAL);
 			expect_detail_names(what, "UNLINK");
 			snprintf(what, sizeof(what), "RMDIR \"%s\"", n);
-			expect_rc(what, th_name_op(t, FSB_OP_RMDIR, par, n), -FSB_EINVAL);
+			th_expect_rc(what, th_name_op(t, FSB_OP_RMDIR, par, n), -FSB_EINVAL);
 			expect_detail_names(what, "RMDIR");
 		}
 	}
 	/* Control characters reach the detail escaped. */
-	expect_rc("LOOKUP a name with a newline", th_lookup(t, t->root, "a\nfake log line", NULL),
+	th_expect_rc("LOOKUP a name with a newline", th_lookup(t, t->root, "a\nfake log line", NULL),
 	          -FSB_ENOENT);
 	if (!strstr(th_detail(th_last()), "\"a\\x0afake log line\" in node 1"))
 		fail_msg("detail \"%s\" does not show the name escaped", th_detail(th_last()));
 
 	/* The connection survived all of it, and nothing moved. */
-	rc = do_ping(t, t->fd, 77);
-	expect_rc("PING after the bad names", rc, 0);
+	rc = th_ping(t, t->fd, 77);
+	th_expect_rc("PING after the bad names", rc, 0);
 	expect_outside_empty(t);
 	assert_int_equal(th_count_entries(t->export_dir), 2);
 	{
@@ -287,7 +246,7 @@ static void send_raw_name(struct th *t, const char *name, size_t len, const char
 	int fd;
 
 	fd = th_connect(t);
-	expect_rc("HELLO", th_hello(t, fd, TH_TOKEN, t->export_dir, FSB_PROTO_VERSION, &rep), 0);
+	th_expect_rc("HELLO", th_hello(t, fd, TH_TOKEN, t->export_dir, FSB_PROTO_VERSION, &rep), 0);
 	th_reply_free(&rep);
 	n = th_raw_lookup(buf, sizeof(buf), 1000, t->root, name, len);
 	assert_int_equal(th_send_raw(fd, buf, n), 0);
@@ -370,7 +329,7 @@ static void send_mutated(struct th *t, struct fsb_msg *m, int too_long, const ch
 	fsb_wbuf_release(&wb);
 
 	fd = th_connect(t);
-	expect_rc("HELLO", th_hello(t, fd, TH_TOKEN, t->export_dir, FSB_PROTO_VERSION, &rep), 0);
+	th_expect_rc("HELLO", th_hello(t, fd, TH_TOKEN, t->export_dir, FSB_PROTO_VERSION, &rep), 0);
 	th_reply_free(&rep);
 	assert_int_equal(th_send_raw(fd, f, len), 0);
 	free(f);
@@ -392,7 +351,7 @@ static void t_hostile_names_every_op(void **state)
 	int too_long;
 
 	disk_put(t, "file", "data");
-	expect_rc("LOOKUP file", th_lookup(t, t->root, "file", &f), 0);
+	th_expect_rc("LOOKUP file", th_lookup(t, t->root, "file", &f), 0);
 	assert_int_equal(strlen(PLACEHOLDER), FSB_NAME_MAX);
 	for (too_long = 0; too_long < 2; too_long++) {
 		for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
@@ -434,7 +393,7 @@ static void t_hostile_names_every_op(void **state)
 			send_mutated(t, &m, too_long, fsb_op_name(ops[i]));
 		}
 	}
-	expect_rc("PING after the hostile frames", do_ping(t, t->fd, 8), 0);
+	th_expect_rc("PING after the hostile frames", th_ping(t, t->fd, 8), 0);
 	assert_int_equal(th_count_entries(t->export_dir), 1);
 	disk_expect(t, "file", "data");
 	expect_outside_empty(t);
@@ -458,8 +417,8 @@ static void t_nul_and_long_names(void **state)
 
 	/* A 255-byte name is a name. */
 	name[FSB_NAME_MAX] = '\0';
-	expect_rc("LOOKUP of a 255-byte name", th_lookup(t, t->root, name, NULL), -FSB_ENOENT);
-	expect_rc("PING after the raw frames", do_ping(t, t->fd, 5), 0);
+	th_expect_rc("LOOKUP of a 255-byte name", th_lookup(t, t->root, name, NULL), -FSB_ENOENT);
+	th_expect_rc("PING after the raw frames", th_ping(t, t->fd, 5), 0);
 
 	/* The core's own check refuses them too, should a decoder ever let
 	 * one through. */
@@ -525,69 +484,69 @@ static void t_symlink_escape(void **state)
 		snprintf(p, sizeof(p), "%s/%s", t->export_dir, links[i][0]);
 		assert_int_equal(symlink(links[i][1], p), 0);
 	}
-	expect_rc("LOOKUP file", th_lookup(t, t->root, "file", &f), 0);
+	th_expect_rc("LOOKUP file", th_lookup(t, t->root, "file", &f), 0);
 
 	for (i = 0; i < 4; i++) {
 		const char *ln = links[i][0];
 
 		snprintf(what, sizeof(what), "LOOKUP %s", ln);
-		expect_rc(what, th_lookup(t, t->root, ln, &l), 0);
+		th_expect_rc(what, th_lookup(t, t->root, ln, &l), 0);
 		if ((l.attr.mode & FSB_S_IFMT) != FSB_S_IFLNK)
 			fail_msg("LOOKUP %s: mode %o, want the link itself (S_IFLNK)", ln, l.attr.mode);
 		snprintf(p, sizeof(p), "%s/%s", t->export_dir, ln);
 		assert_int_equal(lstat(p, &st), 0);
 		assert_int_equal(l.attr.ino, (uint64_t)st.st_ino);
 
-		expect_rc("GETATTR link", th_getattr(t, l.node, &a), 0);
+		th_expect_rc("GETATTR link", th_getattr(t, l.node, &a), 0);
 		assert_int_equal(a.mode & FSB_S_IFMT, FSB_S_IFLNK);
-		expect_rc("READLINK link", do_node_op(t, FSB_OP_READLINK, l.node), 0);
+		th_expect_rc("READLINK link", do_node_op(t, FSB_OP_READLINK, l.node), 0);
 		assert_int_equal(th_last()->m.u.readlink_rep.target.len, strlen(links[i][1]));
 		assert_memory_equal(th_last()->m.u.readlink_rep.target.ptr, links[i][1], strlen(links[i][1]));
 
 		snprintf(what, sizeof(what), "OPEN %s", ln);
-		expect_rc(what, th_open(t, l.node, FSB_O_RDONLY, &fh), -FSB_ELOOP);
+		th_expect_rc(what, th_open(t, l.node, FSB_O_RDONLY, &fh), -FSB_ELOOP);
 		expect_detail_names(what, "OPEN");
-		expect_rc(what, th_open(t, l.node, FSB_O_RDONLY | FSB_O_DIRECTORY, &fh), -FSB_ELOOP);
-		expect_rc(what, th_open(t, l.node, FSB_O_RDWR, &fh), -FSB_ELOOP);
-		expect_rc(what, th_open(t, l.node, FSB_O_WRONLY | FSB_O_TRUNC, &fh), -FSB_ELOOP);
+		th_expect_rc(what, th_open(t, l.node, FSB_O_RDONLY | FSB_O_DIRECTORY, &fh), -FSB_ELOOP);
+		th_expect_rc(what, th_open(t, l.node, FSB_O_RDWR, &fh), -FSB_ELOOP);
+		th_expect_rc(what, th_open(t, l.node, FSB_O_WRONLY | FSB_O_TRUNC, &fh), -FSB_ELOOP);
 
 		snprintf(what, sizeof(what), "LOOKUP passwd under %s", ln);
-		expect_rc(what, th_lookup(t, l.node, "passwd", NULL), -FSB_ENOTDIR);
-		expect_rc(what, th_lookup(t, l.node, "hosts", NULL), -FSB_ENOTDIR);
+		th_expect_rc(what, th_lookup(t, l.node, "passwd", NULL), -FSB_ENOTDIR);
+		th_expect_rc(what, th_lookup(t, l.node, "hosts", NULL), -FSB_ENOTDIR);
 		snprintf(what, sizeof(what), "CREATE under %s", ln);
-		expect_rc(what, th_create_op(t, FSB_OP_CREATE, l.node, uniq, FSB_O_RDWR | FSB_O_CREAT,
+		th_expect_rc(what, th_create_op(t, FSB_OP_CREATE, l.node, uniq, FSB_O_RDWR | FSB_O_CREAT,
 		                             0644, NULL), -FSB_ENOTDIR);
 		snprintf(what, sizeof(what), "MKDIR under %s", ln);
-		expect_rc(what, th_create_op(t, FSB_OP_MKDIR, l.node, uniq, 0, 0755, NULL), -FSB_ENOTDIR);
+		th_expect_rc(what, th_create_op(t, FSB_OP_MKDIR, l.node, uniq, 0, 0755, NULL), -FSB_ENOTDIR);
 		snprintf(what, sizeof(what), "MKNOD under %s", ln);
-		expect_rc(what, th_create_op(t, FSB_OP_MKNOD, l.node, uniq, 0, FSB_S_IFREG | 0644, NULL),
+		th_expect_rc(what, th_create_op(t, FSB_OP_MKNOD, l.node, uniq, 0, FSB_S_IFREG | 0644, NULL),
 		          -FSB_ENOTDIR);
 		snprintf(what, sizeof(what), "SYMLINK under %s", ln);
-		expect_rc(what, th_symlink(t, l.node, uniq, "x", NULL), -FSB_ENOTDIR);
+		th_expect_rc(what, th_symlink(t, l.node, uniq, "x", NULL), -FSB_ENOTDIR);
 		snprintf(what, sizeof(what), "LINK file under %s", ln);
-		expect_rc(what, th_link(t, f.node, l.node, uniq, NULL), -FSB_ENOTDIR);
+		th_expect_rc(what, th_link(t, f.node, l.node, uniq, NULL), -FSB_ENOTDIR);
 		snprintf(what, sizeof(what), "RENAME file under %s", ln);
-		expect_rc(what, th_rename(t, t->root, "file", l.node, uniq), -FSB_ENOTDIR);
+		th_expect_rc(what, th_rename(t, t->root, "file", l.node, uniq), -FSB_ENOTDIR);
 		snprintf(what, sizeof(what), "UNLINK under %s", ln);
-		expect_rc(what, th_name_op(t, FSB_OP_UNLINK, l.node, "passwd"), -FSB_ENOTDIR);
+		th_expect_rc(what, th_name_op(t, FSB_OP_UNLINK, l.node, "passwd"), -FSB_ENOTDIR);
 		snprintf(what, sizeof(what), "RMDIR under %s", ln);
-		expect_rc(what, th_name_op(t, FSB_OP_RMDIR, l.node, "x"), -FSB_ENOTDIR);
+		th_expect_rc(what, th_name_op(t, FSB_OP_RMDIR, l.node, "x"), -FSB_ENOTDIR);
 
 		snprintf(what, sizeof(what), "SETATTR mode of %s", ln);
-		expect_rc(what, do_setattr(t, l.node, FSB_SET_MODE, 0777, 0), -FSB_ENOTSUP);
+		th_expect_rc(what, do_setattr(t, l.node, FSB_SET_MODE, 0777, 0), -FSB_ENOTSUP);
 		snprintf(what, sizeof(what), "SETATTR size of %s", ln);
-		expect_rc(what, do_setattr(t, l.node, FSB_SET_SIZE, 0, 0), -FSB_EINVAL);
+		th_expect_rc(what, do_setattr(t, l.node, FSB_SET_SIZE, 0, 0), -FSB_EINVAL);
 
 		/* Creating over the link's name must not create its target. */
 		snprintf(what, sizeof(what), "CREATE over %s", ln);
-		expect_rc(what, th_create_op(t, FSB_OP_CREATE, t->root, ln, FSB_O_RDWR | FSB_O_CREAT,
+		th_expect_rc(what, th_create_op(t, FSB_OP_CREATE, t->root, ln, FSB_O_RDWR | FSB_O_CREAT,
 		                             0644, NULL), -FSB_ELOOP);
-		expect_rc(what, th_create_op(t, FSB_OP_CREATE, t->root, ln,
+		th_expect_rc(what, th_create_op(t, FSB_OP_CREATE, t->root, ln,
 		                             FSB_O_WRONLY | FSB_O_CREAT | FSB_O_TRUNC, 0644, NULL), -FSB_ELOOP);
-		expect_rc(what, th_create_op(t, FSB_OP_CREATE, t->root, ln,
+		th_expect_rc(what, th_create_op(t, FSB_OP_CREATE, t->root, ln,
 		                             FSB_O_RDWR | FSB_O_CREAT | FSB_O_EXCL, 0644, NULL), -FSB_EEXIST);
 		snprintf(what, sizeof(what), "MKDIR over %s", ln);
-		expect_rc(what, th_create_op(t, FSB_OP_MKDIR, t->root, ln, 0, 0755, NULL), -FSB_EEXIST);
+		th_expect_rc(what, th_create_op(t, FSB_OP_MKDIR, t->root, ln, 0, 0755, NULL), -FSB_EEXIST);
 
 		/* The link may be renamed and removed like any entry. */
 		snprintf(p, sizeof(p), "%s/%s", t->export_dir, ln);
@@ -602,10 +561,10 @@ static void t_symlink_escape(void **state)
 	disk_expect(t, "file", "data");
 
 	/* Removing a link removes the link, never its target. */
-	expect_rc("UNLINK out_abs", th_name_op(t, FSB_OP_UNLINK, t->root, "out_abs"), 0);
+	th_expect_rc("UNLINK out_abs", th_name_op(t, FSB_OP_UNLINK, t->root, "out_abs"), 0);
 	assert_int_equal(disk_exists(t->export_dir, "out_abs"), 0);
 	assert_int_equal(access(t->outside, F_OK), 0);
-	expect_rc("RMDIR out_rel", th_name_op(t, FSB_OP_RMDIR, t->root, "out_rel"), -FSB_ENOTDIR);
+	th_expect_rc("RMDIR out_rel", th_name_op(t, FSB_OP_RMDIR, t->root, "out_rel"), -FSB_ENOTDIR);
 	assert_int_equal(access(t->outside, F_OK), 0);
 }
 
@@ -619,39 +578,39 @@ static void t_dir_replaced_by_link(void **state)
 	snprintf(d, sizeof(d), "%s/d", t->export_dir);
 	snprintf(dold, sizeof(dold), "%s/d.old", t->export_dir);
 	assert_int_equal(mkdir(d, 0755), 0);
-	expect_rc("LOOKUP d", th_lookup(t, t->root, "d", &de), 0);
+	th_expect_rc("LOOKUP d", th_lookup(t, t->root, "d", &de), 0);
 
 	/* Swap the directory for a link to the outside after the lookup. */
 	assert_int_equal(rename(d, dold), 0);
 	assert_int_equal(symlink(t->outside, d), 0);
 
 	/* The node still is the directory it was, wherever it now lives. */
-	expect_rc("CREATE f in the old d", th_create_op(t, FSB_OP_CREATE, de.node, "f",
+	th_expect_rc("CREATE f in the old d", th_create_op(t, FSB_OP_CREATE, de.node, "f",
 	          FSB_O_RDWR | FSB_O_CREAT, 0644, &er), 0);
-	expect_rc("RELEASE f", th_release(t, er.fh), 0);
+	th_expect_rc("RELEASE f", th_release(t, er.fh), 0);
 	assert_int_equal(disk_exists(dold, "f"), 1);
-	expect_rc("MKDIR sub in the old d", th_create_op(t, FSB_OP_MKDIR, de.node, "sub", 0, 0755, NULL), 0);
+	th_expect_rc("MKDIR sub in the old d", th_create_op(t, FSB_OP_MKDIR, de.node, "sub", 0, 0755, NULL), 0);
 	assert_int_equal(disk_exists(dold, "sub"), 1);
-	expect_rc("LOOKUP sub", th_lookup(t, de.node, "sub", &sub), 0);
-	expect_rc("SYMLINK in the old d", th_symlink(t, de.node, "ln", "/etc", NULL), 0);
+	th_expect_rc("LOOKUP sub", th_lookup(t, de.node, "sub", &sub), 0);
+	th_expect_rc("SYMLINK in the old d", th_symlink(t, de.node, "ln", "/etc", NULL), 0);
 	expect_outside_empty(t);
 
 	/* A fresh lookup of the name finds the link, which leads nowhere. */
-	expect_rc("LOOKUP d again", th_lookup(t, t->root, "d", &le), 0);
+	th_expect_rc("LOOKUP d again", th_lookup(t, t->root, "d", &le), 0);
 	assert_int_equal(le.attr.mode & FSB_S_IFMT, FSB_S_IFLNK);
 	assert_true(le.node != de.node);
-	expect_rc("CREATE under the new d", th_create_op(t, FSB_OP_CREATE, le.node, "g",
+	th_expect_rc("CREATE under the new d", th_create_op(t, FSB_OP_CREATE, le.node, "g",
 	          FSB_O_RDWR | FSB_O_CREAT, 0644, NULL), -FSB_ENOTDIR);
 
 	/* Swap sub too, one level down, through the node of its parent. */
 	snprintf(p, sizeof(p), "%s/sub", dold);
 	assert_int_equal(rmdir(p), 0);
 	assert_int_equal(symlink("../../outside", p), 0);
-	expect_rc("CREATE in the removed sub", th_create_op(t, FSB_OP_CREATE, sub.node, "h",
+	th_expect_rc("CREATE in the removed sub", th_create_op(t, FSB_OP_CREATE, sub.node, "h",
 	          FSB_O_RDWR | FSB_O_CREAT, 0644, NULL), -FSB_ENOENT);
-	expect_rc("LOOKUP sub again", th_lookup(t, de.node, "sub", &le), 0);
+	th_expect_rc("LOOKUP sub again", th_lookup(t, de.node, "sub", &le), 0);
 	assert_int_equal(le.attr.mode & FSB_S_IFMT, FSB_S_IFLNK);
-	expect_rc("MKDIR under the new sub", th_create_op(t, FSB_OP_MKDIR, le.node, "x", 0, 0755, NULL),
+	th_expect_rc("MKDIR under the new sub", th_create_op(t, FSB_OP_MKDIR, le.node, "x", 0, 0755, NULL),
 	          -FSB_ENOTDIR);
 	expect_outside_empty(t);
 }
@@ -720,7 +679,7 @@ static void t_before_hello(void **state)
 	assert_int_equal(th_send_raw(fd, "GET / HTTP/1.1\r\n\r\n", 18), 0);
 	assert_true(th_expect_closed(fd));
 	close(fd);
-	expect_rc("PING on the good connection", do_ping(t, t->fd, 3), 0);
+	th_expect_rc("PING on the good connection", th_ping(t, t->fd, 3), 0);
 }
 
 static void expect_refused(struct th *t, const char *token, const char *export_path,
@@ -773,14 +732,14 @@ static void t_hello_refusals(void **state)
 
 	/* An empty export path picks the first export. */
 	fd = th_connect(t);
-	expect_rc("HELLO with no export", th_hello(t, fd, TH_TOKEN, "", FSB_PROTO_VERSION, &rep), 0);
+	th_expect_rc("HELLO with no export", th_hello(t, fd, TH_TOKEN, "", FSB_PROTO_VERSION, &rep), 0);
 	assert_int_equal(rep.m.u.hello_rep.root.node, 1);
 	assert_int_equal(rep.m.u.hello_rep.root.attr.mode & FSB_S_IFMT, FSB_S_IFDIR);
 	assert_int_equal(rep.m.u.hello_rep.caps & FSB_CAP_READONLY, 0);
 	assert_true(rep.m.u.hello_rep.caps & FSB_CAP_SYMLINKS);
 	/* A second HELLO on a set-up connection is refused, not obeyed. */
 	assert_int_equal(th_hello(t, fd, TH_TOKEN, "", FSB_PROTO_VERSION, &rep), -FSB_EPROTO);
-	assert_int_equal(do_ping(t, fd, 9), 0);
+	assert_int_equal(th_ping(t, fd, 9), 0);
 	th_reply_free(&rep);
 	close(fd);
 }
@@ -812,10 +771,10 @@ static void t_hello_export_names(void **state)
 	assert_int_equal(ws_server_new(&o, &t->srv, err, sizeof(err)), 0);
 
 	fd = th_connect(t);
-	expect_rc("HELLO by the given path", th_hello(t, fd, TH_TOKEN, alias, 1, &rep), 0);
+	th_expect_rc("HELLO by the given path", th_hello(t, fd, TH_TOKEN, alias, 1, &rep), 0);
 	close(fd);
 	fd = th_connect(t);
-	expect_rc("HELLO by the canonical path", th_hello(t, fd, TH_TOKEN, t->export_dir, 1, &rep), 0);
+	th_expect_rc("HELLO by the canonical path", th_hello(t, fd, TH_TOKEN, t->export_dir, 1, &rep), 0);
 	close(fd);
 	th_reply_free(&rep);
 	expect_refused(t, TH_TOKEN, slash, 1, -FSB_ENOEXPORT, "HELLO by another spelling");
@@ -833,7 +792,7 @@ static void t_corrupt_frame(void **state)
 	int fd;
 
 	fd = th_connect(t);
-	expect_rc("HELLO", th_hello(t, fd, TH_TOKEN, t->export_dir, 1, &rep), 0);
+	th_expect_rc("HELLO", th_hello(t, fd, TH_TOKEN, t->export_dir, 1, &rep), 0);
 	th_reply_free(&rep);
 	memset(&m, 0, sizeof(m));
 	m.op = FSB_OP_PING;
@@ -848,7 +807,7 @@ static void t_corrupt_frame(void **state)
 
 	/* A reply frame from a client is a protocol violation too. */
 	fd = th_connect(t);
-	expect_rc("HELLO", th_hello(t, fd, TH_TOKEN, t->export_dir, 1, &rep), 0);
+	th_expect_rc("HELLO", th_hello(t, fd, TH_TOKEN, t->export_dir, 1, &rep), 0);
 	th_reply_free(&rep);
 	memset(&m, 0, sizeof(m));
 	m.op = FSB_OP_PING;
@@ -857,7 +816,7 @@ static void t_corrupt_frame(void **state)
 	assert_int_equal(th_send(t, fd, &m), 0);
 	assert_true(th_expect_closed(fd));
 	close(fd);
-	expect_rc("PING on the good connection", do_ping(t, t->fd, 4), 0);
+	th_expect_rc("PING on the good connection", th_ping(t, t->fd, 4), 0);
 }
 
 /* ---- read-only ---------------------------------------------------------------------- */
@@ -868,7 +827,6 @@ static void t_readonly(void **state)
 	char p[PATH_MAX];
 	struct fsb_entry f, d, l;
 	uint64_t fh, dfh;
-	uint32_t count;
 	int i;
 
 	disk_put(t, "f", "keep");
@@ -878,47 +836,47 @@ static void t_readonly(void **state)
 	assert_int_equal(symlink("f", p), 0);
 	assert_true(t->caps & FSB_CAP_READONLY);
 
-	expect_rc("ro LOOKUP f", th_lookup(t, t->root, "f", &f), 0);
-	expect_rc("ro LOOKUP d", th_lookup(t, t->root, "d", &d), 0);
-	expect_rc("ro LOOKUP ln", th_lookup(t, t->root, "ln", &l), 0);
-	expect_rc("ro GETATTR", th_getattr(t, f.node, NULL), 0);
-	expect_rc("ro READLINK", do_node_op(t, FSB_OP_READLINK, l.node), 0);
-	expect_rc("ro STATFS", do_node_op(t, FSB_OP_STATFS, t->root), 0);
-	expect_rc("ro OPEN rdonly", th_open(t, f.node, FSB_O_RDONLY, &fh), 0);
-	expect_rc("ro READ", do_read(t, fh, 100), 0);
+	th_expect_rc("ro LOOKUP f", th_lookup(t, t->root, "f", &f), 0);
+	th_expect_rc("ro LOOKUP d", th_lookup(t, t->root, "d", &d), 0);
+	th_expect_rc("ro LOOKUP ln", th_lookup(t, t->root, "ln", &l), 0);
+	th_expect_rc("ro GETATTR", th_getattr(t, f.node, NULL), 0);
+	th_expect_rc("ro READLINK", do_node_op(t, FSB_OP_READLINK, l.node), 0);
+	th_expect_rc("ro STATFS", do_node_op(t, FSB_OP_STATFS, t->root), 0);
+	th_expect_rc("ro OPEN rdonly", th_open(t, f.node, FSB_O_RDONLY, &fh), 0);
+	th_expect_rc("ro READ", do_read(t, fh, 100), 0);
 	assert_int_equal(th_last()->m.u.read_rep.data.len, 4);
-	expect_rc("ro WRITE", do_write(t, fh, "x"), -FSB_EROFS);
+	th_expect_rc("ro WRITE", do_write(t, fh, "x"), -FSB_EROFS);
 	expect_detail_names("ro WRITE", "WRITE");
-	expect_rc("ro RELEASE", th_release(t, fh), 0);
-	expect_rc("ro OPEN dir", th_open(t, t->root, FSB_O_RDONLY | FSB_O_DIRECTORY, &dfh), 0);
-	expect_rc("ro READDIRPLUS", do_readdir(t, t->root, dfh, &count), 0);
-	assert_int_equal(count, 3);
-	expect_rc("ro RELEASE dir", th_release(t, dfh), 0);
+	th_expect_rc("ro RELEASE", th_release(t, fh), 0);
+	th_expect_rc("ro OPEN dir", th_open(t, t->root, FSB_O_RDONLY | FSB_O_DIRECTORY, &dfh), 0);
+	th_expect_rc("ro READDIRPLUS", th_readdir(t, t->root, dfh, 0, 65536), 0);
+	assert_int_equal(th_last()->m.u.readdir_rep.count, 3);
+	th_expect_rc("ro RELEASE dir", th_release(t, dfh), 0);
 
-	expect_rc("ro OPEN wronly", th_open(t, f.node, FSB_O_WRONLY, &fh), -FSB_EROFS);
-	expect_rc("ro OPEN rdwr", th_open(t, f.node, FSB_O_RDWR, &fh), -FSB_EROFS);
-	expect_rc("ro OPEN rdonly|trunc", th_open(t, f.node, FSB_O_RDONLY | FSB_O_TRUNC, &fh), -FSB_EROFS);
-	expect_rc("ro OPEN creat", th_open(t, f.node, FSB_O_RDONLY | FSB_O_CREAT, &fh), -FSB_EROFS);
-	expect_rc("ro CREATE", th_create_op(t, FSB_OP_CREATE, t->root, "new", FSB_O_RDWR | FSB_O_CREAT,
+	th_expect_rc("ro OPEN wronly", th_open(t, f.node, FSB_O_WRONLY, &fh), -FSB_EROFS);
+	th_expect_rc("ro OPEN rdwr", th_open(t, f.node, FSB_O_RDWR, &fh), -FSB_EROFS);
+	th_expect_rc("ro OPEN rdonly|trunc", th_open(t, f.node, FSB_O_RDONLY | FSB_O_TRUNC, &fh), -FSB_EROFS);
+	th_expect_rc("ro OPEN creat", th_open(t, f.node, FSB_O_RDONLY | FSB_O_CREAT, &fh), -FSB_EROFS);
+	th_expect_rc("ro CREATE", th_create_op(t, FSB_OP_CREATE, t->root, "new", FSB_O_RDWR | FSB_O_CREAT,
 	                                    0644, NULL), -FSB_EROFS);
 	expect_detail_names("ro CREATE", "CREATE");
-	expect_rc("ro MKDIR", th_create_op(t, FSB_OP_MKDIR, t->root, "nd", 0, 0755, NULL), -FSB_EROFS);
-	expect_rc("ro MKNOD", th_create_op(t, FSB_OP_MKNOD, t->root, "nn", 0, FSB_S_IFIFO | 0644, NULL),
+	th_expect_rc("ro MKDIR", th_create_op(t, FSB_OP_MKDIR, t->root, "nd", 0, 0755, NULL), -FSB_EROFS);
+	th_expect_rc("ro MKNOD", th_create_op(t, FSB_OP_MKNOD, t->root, "nn", 0, FSB_S_IFIFO | 0644, NULL),
 	          -FSB_EROFS);
-	expect_rc("ro SYMLINK", th_symlink(t, t->root, "nl", "f", NULL), -FSB_EROFS);
-	expect_rc("ro LINK", th_link(t, f.node, t->root, "hard", NULL), -FSB_EROFS);
-	expect_rc("ro UNLINK", th_name_op(t, FSB_OP_UNLINK, t->root, "f"), -FSB_EROFS);
-	expect_rc("ro UNLINK ln", th_name_op(t, FSB_OP_UNLINK, t->root, "ln"), -FSB_EROFS);
-	expect_rc("ro RMDIR", th_name_op(t, FSB_OP_RMDIR, t->root, "d"), -FSB_EROFS);
-	expect_rc("ro RENAME", th_rename(t, t->root, "f", t->root, "g"), -FSB_EROFS);
-	expect_rc("ro SETATTR mode", do_setattr(t, f.node, FSB_SET_MODE, 0777, 0), -FSB_EROFS);
-	expect_rc("ro SETATTR size", do_setattr(t, f.node, FSB_SET_SIZE, 0, 0), -FSB_EROFS);
-	expect_rc("ro SETATTR mtime", do_setattr(t, f.node, FSB_SET_MTIME, 0, 0), -FSB_EROFS);
-	expect_rc("ro SETATTR times now", do_setattr(t, d.node, FSB_SET_ATIME_NOW | FSB_SET_MTIME_NOW, 0, 0),
+	th_expect_rc("ro SYMLINK", th_symlink(t, t->root, "nl", "f", NULL), -FSB_EROFS);
+	th_expect_rc("ro LINK", th_link(t, f.node, t->root, "hard", NULL), -FSB_EROFS);
+	th_expect_rc("ro UNLINK", th_name_op(t, FSB_OP_UNLINK, t->root, "f"), -FSB_EROFS);
+	th_expect_rc("ro UNLINK ln", th_name_op(t, FSB_OP_UNLINK, t->root, "ln"), -FSB_EROFS);
+	th_expect_rc("ro RMDIR", th_name_op(t, FSB_OP_RMDIR, t->root, "d"), -FSB_EROFS);
+	th_expect_rc("ro RENAME", th_rename(t, t->root, "f", t->root, "g"), -FSB_EROFS);
+	th_expect_rc("ro SETATTR mode", do_setattr(t, f.node, FSB_SET_MODE, 0777, 0), -FSB_EROFS);
+	th_expect_rc("ro SETATTR size", do_setattr(t, f.node, FSB_SET_SIZE, 0, 0), -FSB_EROFS);
+	th_expect_rc("ro SETATTR mtime", do_setattr(t, f.node, FSB_SET_MTIME, 0, 0), -FSB_EROFS);
+	th_expect_rc("ro SETATTR times now", do_setattr(t, d.node, FSB_SET_ATIME_NOW | FSB_SET_MTIME_NOW, 0, 0),
 	          -FSB_EROFS);
-	expect_rc("ro SETATTR owner", do_setattr(t, f.node, FSB_SET_UID | FSB_SET_GID, 0, 0), -FSB_EROFS);
+	th_expect_rc("ro SETATTR owner", do_setattr(t, f.node, FSB_SET_UID | FSB_SET_GID, 0, 0), -FSB_EROFS);
 	for (i = 0; i < 3; i++)
-		expect_rc("ro FSYNC-free PING", do_ping(t, t->fd, (uint64_t)i), 0);
+		th_expect_rc("ro FSYNC-free PING", th_ping(t, t->fd, (uint64_t)i), 0);
 
 	/* Nothing changed on disk. */
 	assert_int_equal(th_count_entries(t->export_dir), 3);

@@ -231,14 +231,6 @@ static void t_unit_handles(void **state)
 
 /* ---- through the protocol --------------------------------------------------- */
 
-static void expect_rc(const char *what, int rc, int want)
-{
-	if (rc == want)
-		return;
-	fail_msg("%s: got %d (%s) \"%s\", want %d (%s)", what, rc, rc ? fsb_strerror(rc) : "OK",
-	         th_detail(th_last()), want, want ? fsb_strerror(want) : "OK");
-}
-
 static void disk_put(const struct th *t, const char *rel)
 {
 	char p[PATH_MAX];
@@ -260,29 +252,6 @@ static void disk_mkdir(const struct th *t, const char *rel)
 	assert_int_equal(mkdir(p, 0755), 0);
 }
 
-static int do_ping(struct th *t, uint64_t nonce)
-{
-	struct fsb_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.op = FSB_OP_PING;
-	m.u.ping.nonce = nonce;
-	return th_call(t, t->fd, &m, th_last());
-}
-
-static int do_readdir(struct th *t, uint64_t node, uint64_t fh, uint64_t cookie, uint32_t max)
-{
-	struct fsb_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.op = FSB_OP_READDIRPLUS;
-	m.u.readdir.node = node;
-	m.u.readdir.fh = fh;
-	m.u.readdir.cookie = cookie;
-	m.u.readdir.max_bytes = max;
-	return th_call(t, t->fd, &m, th_last());
-}
-
 static int setup(void **state)
 {
 	return th_setup_with(state, 0, 0);
@@ -302,29 +271,29 @@ static void t_lookup_counts(void **state)
 	int i;
 
 	disk_put(t, "f");
-	expect_rc("LOOKUP f", th_lookup(t, t->root, "f", &e), 0);
+	th_expect_rc("LOOKUP f", th_lookup(t, t->root, "f", &e), 0);
 	n = e.node;
 	assert_true(n > 1);
 	for (i = 0; i < 2; i++) {
-		expect_rc("LOOKUP f again", th_lookup(t, t->root, "f", &e), 0);
+		th_expect_rc("LOOKUP f again", th_lookup(t, t->root, "f", &e), 0);
 		assert_int_equal(e.node, n);
 	}
 	/* 3 references: forgetting 2 keeps the node. */
 	assert_int_equal(th_forget(t, n, 2), 0);
-	expect_rc("LOOKUP f after FORGET 2", th_lookup(t, t->root, "f", &e), 0);
+	th_expect_rc("LOOKUP f after FORGET 2", th_lookup(t, t->root, "f", &e), 0);
 	assert_int_equal(e.node, n);
 	/* Now 2: forgetting both frees it, and the id is not reused. */
 	assert_int_equal(th_forget(t, n, 2), 0);
-	expect_rc("GETATTR a forgotten node", th_getattr(t, n, NULL), -FSB_ESTALE);
-	expect_rc("LOOKUP f after the last FORGET", th_lookup(t, t->root, "f", &e), 0);
+	th_expect_rc("GETATTR a forgotten node", th_getattr(t, n, NULL), -FSB_ESTALE);
+	th_expect_rc("LOOKUP f after the last FORGET", th_lookup(t, t->root, "f", &e), 0);
 	assert_true(e.node > n);
 	/* FORGET of unknown nodes and of too much is ignored. */
 	assert_int_equal(th_forget(t, 12345, 1), 0);
 	assert_int_equal(th_forget(t, e.node, 100), 0);
-	expect_rc("PING after odd FORGETs", do_ping(t, 1), 0);
-	expect_rc("GETATTR the root", th_getattr(t, t->root, NULL), 0);
+	th_expect_rc("PING after odd FORGETs", th_ping(t, t->fd, 1), 0);
+	th_expect_rc("GETATTR the root", th_getattr(t, t->root, NULL), 0);
 	assert_int_equal(th_forget(t, t->root, 100), 0);
-	expect_rc("GETATTR the root after FORGET", th_getattr(t, t->root, NULL), 0);
+	th_expect_rc("GETATTR the root after FORGET", th_getattr(t, t->root, NULL), 0);
 }
 
 static void t_entry_refs(void **state)
@@ -335,52 +304,52 @@ static void t_entry_refs(void **state)
 	uint64_t n;
 
 	/* CREATE, MKDIR, MKNOD, SYMLINK, LINK each hand out one reference. */
-	expect_rc("CREATE c", th_create_op(t, FSB_OP_CREATE, t->root, "c", FSB_O_RDWR | FSB_O_CREAT,
+	th_expect_rc("CREATE c", th_create_op(t, FSB_OP_CREATE, t->root, "c", FSB_O_RDWR | FSB_O_CREAT,
 	                                   0644, &er), 0);
 	assert_true(er.fh != 0);
 	n = er.entry.node;
-	expect_rc("RELEASE c", th_release(t, er.fh), 0);
-	expect_rc("LOOKUP c", th_lookup(t, t->root, "c", &e), 0);
+	th_expect_rc("RELEASE c", th_release(t, er.fh), 0);
+	th_expect_rc("LOOKUP c", th_lookup(t, t->root, "c", &e), 0);
 	assert_int_equal(e.node, n);
 	assert_int_equal(th_forget(t, n, 2), 0);
-	expect_rc("LOOKUP c after FORGET", th_lookup(t, t->root, "c", &e), 0);
+	th_expect_rc("LOOKUP c after FORGET", th_lookup(t, t->root, "c", &e), 0);
 	assert_true(e.node != n);
 
-	expect_rc("MKDIR d", th_create_op(t, FSB_OP_MKDIR, t->root, "d", 0, 0755, &er), 0);
+	th_expect_rc("MKDIR d", th_create_op(t, FSB_OP_MKDIR, t->root, "d", 0, 0755, &er), 0);
 	assert_int_equal(er.fh, 0);
 	n = er.entry.node;
 	assert_int_equal(th_forget(t, n, 1), 0);
-	expect_rc("LOOKUP d after FORGET", th_lookup(t, t->root, "d", &e), 0);
+	th_expect_rc("LOOKUP d after FORGET", th_lookup(t, t->root, "d", &e), 0);
 	assert_true(e.node != n);
 
-	expect_rc("MKNOD p", th_create_op(t, FSB_OP_MKNOD, t->root, "p", 0, FSB_S_IFIFO | 0600, &er), 0);
+	th_expect_rc("MKNOD p", th_create_op(t, FSB_OP_MKNOD, t->root, "p", 0, FSB_S_IFIFO | 0600, &er), 0);
 	n = er.entry.node;
-	expect_rc("LOOKUP p", th_lookup(t, t->root, "p", &e), 0);
+	th_expect_rc("LOOKUP p", th_lookup(t, t->root, "p", &e), 0);
 	assert_int_equal(e.node, n);
 	assert_int_equal(th_forget(t, n, 1), 0);
-	expect_rc("LOOKUP p with one ref left", th_lookup(t, t->root, "p", &e), 0);
+	th_expect_rc("LOOKUP p with one ref left", th_lookup(t, t->root, "p", &e), 0);
 	assert_int_equal(e.node, n);
 	assert_int_equal(th_forget(t, n, 2), 0);
-	expect_rc("LOOKUP p after FORGET", th_lookup(t, t->root, "p", &e), 0);
+	th_expect_rc("LOOKUP p after FORGET", th_lookup(t, t->root, "p", &e), 0);
 	assert_true(e.node != n);
 
-	expect_rc("SYMLINK s", th_symlink(t, t->root, "s", "c", &er), 0);
+	th_expect_rc("SYMLINK s", th_symlink(t, t->root, "s", "c", &er), 0);
 	n = er.entry.node;
 	assert_int_equal(th_forget(t, n, 1), 0);
-	expect_rc("LOOKUP s after FORGET", th_lookup(t, t->root, "s", &e), 0);
+	th_expect_rc("LOOKUP s after FORGET", th_lookup(t, t->root, "s", &e), 0);
 	assert_true(e.node != n);
 
 	disk_put(t, "a");
-	expect_rc("LOOKUP a", th_lookup(t, t->root, "a", &a), 0);
-	expect_rc("LINK a as b", th_link(t, a.node, t->root, "b", &er), 0);
+	th_expect_rc("LOOKUP a", th_lookup(t, t->root, "a", &a), 0);
+	th_expect_rc("LINK a as b", th_link(t, a.node, t->root, "b", &er), 0);
 	assert_int_equal(er.entry.node, a.node);
 	assert_int_equal(er.entry.attr.nlink, 2);
 	/* a: LOOKUP + LINK = 2 */
 	assert_int_equal(th_forget(t, a.node, 1), 0);
-	expect_rc("LOOKUP b", th_lookup(t, t->root, "b", &e), 0);
+	th_expect_rc("LOOKUP b", th_lookup(t, t->root, "b", &e), 0);
 	assert_int_equal(e.node, a.node);
 	assert_int_equal(th_forget(t, a.node, 2), 0);
-	expect_rc("LOOKUP b after FORGET", th_lookup(t, t->root, "b", &e), 0);
+	th_expect_rc("LOOKUP b after FORGET", th_lookup(t, t->root, "b", &e), 0);
 	assert_true(e.node != a.node);
 }
 
@@ -398,10 +367,10 @@ static void t_readdir_refs(void **state)
 	disk_put(t, "dir/x");
 	disk_put(t, "dir/y");
 	disk_put(t, "dir/z");
-	expect_rc("LOOKUP dir", th_lookup(t, t->root, "dir", &d), 0);
-	expect_rc("LOOKUP x", th_lookup(t, d.node, "x", &x), 0);
-	expect_rc("OPEN dir", th_open(t, d.node, FSB_O_RDONLY | FSB_O_DIRECTORY, &fh), 0);
-	expect_rc("READDIRPLUS", do_readdir(t, d.node, fh, 0, 65536), 0);
+	th_expect_rc("LOOKUP dir", th_lookup(t, t->root, "dir", &d), 0);
+	th_expect_rc("LOOKUP x", th_lookup(t, d.node, "x", &x), 0);
+	th_expect_rc("OPEN dir", th_open(t, d.node, FSB_O_RDONLY | FSB_O_DIRECTORY, &fh), 0);
+	th_expect_rc("READDIRPLUS", th_readdir(t, d.node, fh, 0, 65536), 0);
 	rd = &th_last()->m.u.readdir_rep;
 	assert_int_equal(rd->count, 3);
 	assert_int_equal(rd->eof, 1);
@@ -419,19 +388,19 @@ static void t_readdir_refs(void **state)
 	}
 	/* x: LOOKUP + READDIRPLUS = 2. */
 	assert_int_equal(th_forget(t, x.node, 1), 0);
-	expect_rc("LOOKUP x", th_lookup(t, d.node, "x", &e), 0);
+	th_expect_rc("LOOKUP x", th_lookup(t, d.node, "x", &e), 0);
 	assert_int_equal(e.node, x.node);
 	assert_int_equal(th_forget(t, x.node, 2), 0);
 	/* y: READDIRPLUS = 1. */
 	assert_int_equal(th_forget(t, ids[1], 1), 0);
-	expect_rc("LOOKUP y after FORGET", th_lookup(t, d.node, "y", &e), 0);
+	th_expect_rc("LOOKUP y after FORGET", th_lookup(t, d.node, "y", &e), 0);
 	assert_true(e.node != ids[1]);
 
 	/* One entry per page: cookies chain, the end is reported, and a
 	 * cookie taken earlier resumes right after its entry. */
 	cookie = 0;
 	for (;;) {
-		expect_rc("READDIRPLUS page", do_readdir(t, d.node, fh, cookie,
+		th_expect_rc("READDIRPLUS page", th_readdir(t, d.node, fh, cookie,
 		                                         (uint32_t)fsb_dirent_wire_size(1) + 8), 0);
 		rd = &th_last()->m.u.readdir_rep;
 		assert_true(++pages <= 5);
@@ -450,14 +419,14 @@ static void t_readdir_refs(void **state)
 			break;
 	}
 	assert_int_equal(total, 3);
-	expect_rc("READDIRPLUS resume", do_readdir(t, d.node, fh, cookies[0], 65536), 0);
+	th_expect_rc("READDIRPLUS resume", th_readdir(t, d.node, fh, cookies[0], 65536), 0);
 	rd = &th_last()->m.u.readdir_rep;
 	assert_int_equal(rd->count, 2);
 	assert_memory_equal(rd->ents[0].name.ptr, names[1], 1);
 	assert_memory_equal(rd->ents[1].name.ptr, names[2], 1);
-	expect_rc("READDIRPLUS too small", do_readdir(t, d.node, fh, 0, 16), -FSB_EINVAL);
-	expect_rc("READDIRPLUS on a file handle", do_readdir(t, d.node, 0, 0, 4096), -FSB_EBADF);
-	expect_rc("RELEASE dir", th_release(t, fh), 0);
+	th_expect_rc("READDIRPLUS too small", th_readdir(t, d.node, fh, 0, 16), -FSB_EINVAL);
+	th_expect_rc("READDIRPLUS on a file handle", th_readdir(t, d.node, 0, 0, 4096), -FSB_EBADF);
+	th_expect_rc("RELEASE dir", th_release(t, fh), 0);
 }
 
 static void t_handle_cap(void **state)
@@ -471,22 +440,22 @@ static void t_handle_cap(void **state)
 	for (i = 0; i < 6; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
 		disk_put(t, name);
-		expect_rc("LOOKUP fN", th_lookup(t, t->root, name, &e[i]), 0);
+		th_expect_rc("LOOKUP fN", th_lookup(t, t->root, name, &e[i]), 0);
 	}
 	disk_mkdir(t, "d");
-	expect_rc("LOOKUP d", th_lookup(t, t->root, "d", &d), 0);
+	th_expect_rc("LOOKUP d", th_lookup(t, t->root, "d", &d), 0);
 	for (i = 0; i < 4; i++) {
-		expect_rc("OPEN fN", th_open(t, e[i].node, FSB_O_RDONLY, &fh[i]), 0);
+		th_expect_rc("OPEN fN", th_open(t, e[i].node, FSB_O_RDONLY, &fh[i]), 0);
 		assert_true(fh[i] != 0);
 		for (j = 0; j < i; j++)
 			assert_true(fh[i] != fh[j]);
 	}
-	expect_rc("OPEN past the cap", th_open(t, e[4].node, FSB_O_RDONLY, &extra), -FSB_EMFILE);
+	th_expect_rc("OPEN past the cap", th_open(t, e[4].node, FSB_O_RDONLY, &extra), -FSB_EMFILE);
 	if (!strstr(th_detail(th_last()), "max-handles"))
 		fail_msg("EMFILE detail \"%s\" does not point at --max-handles", th_detail(th_last()));
-	expect_rc("OPEN a directory past the cap", th_open(t, d.node, FSB_O_RDONLY | FSB_O_DIRECTORY,
+	th_expect_rc("OPEN a directory past the cap", th_open(t, d.node, FSB_O_RDONLY | FSB_O_DIRECTORY,
 	          &extra), -FSB_EMFILE);
-	expect_rc("CREATE past the cap", th_create_op(t, FSB_OP_CREATE, t->root, "new",
+	th_expect_rc("CREATE past the cap", th_create_op(t, FSB_OP_CREATE, t->root, "new",
 	          FSB_O_RDWR | FSB_O_CREAT, 0644, NULL), -FSB_EMFILE);
 	{
 		char p[PATH_MAX];
@@ -495,16 +464,16 @@ static void t_handle_cap(void **state)
 		snprintf(p, sizeof(p), "%s/new", t->export_dir);
 		assert_int_equal(lstat(p, &st), -1);
 	}
-	expect_rc("RELEASE one", th_release(t, fh[2]), 0);
-	expect_rc("OPEN after RELEASE", th_open(t, e[4].node, FSB_O_RDONLY, &fh[4]), 0);
+	th_expect_rc("RELEASE one", th_release(t, fh[2]), 0);
+	th_expect_rc("OPEN after RELEASE", th_open(t, e[4].node, FSB_O_RDONLY, &fh[4]), 0);
 	assert_true(fh[4] > fh[3]);
-	expect_rc("RELEASE twice", th_release(t, fh[2]), -FSB_EBADF);
-	expect_rc("RELEASE fh 0", th_release(t, 0), -FSB_EBADF);
+	th_expect_rc("RELEASE twice", th_release(t, fh[2]), -FSB_EBADF);
+	th_expect_rc("RELEASE fh 0", th_release(t, 0), -FSB_EBADF);
 	for (i = 0; i < 5; i++)
 		if (i != 2)
-			expect_rc("RELEASE", th_release(t, fh[i]), 0);
-	expect_rc("OPEN with all released", th_open(t, e[5].node, FSB_O_RDONLY, &fh[5]), 0);
-	expect_rc("RELEASE last", th_release(t, fh[5]), 0);
+			th_expect_rc("RELEASE", th_release(t, fh[i]), 0);
+	th_expect_rc("OPEN with all released", th_open(t, e[5].node, FSB_O_RDONLY, &fh[5]), 0);
+	th_expect_rc("RELEASE last", th_release(t, fh[5]), 0);
 }
 
 static void t_hardlinks_one_node(void **state)
@@ -523,21 +492,21 @@ static void t_hardlinks_one_node(void **state)
 	snprintf(b, sizeof(b), "%s/sub/third", t->export_dir);
 	assert_int_equal(link(a, b), 0);
 
-	expect_rc("LOOKUP orig", th_lookup(t, t->root, "orig", &o), 0);
+	th_expect_rc("LOOKUP orig", th_lookup(t, t->root, "orig", &o), 0);
 	assert_int_equal(o.attr.nlink, 3);
-	expect_rc("LOOKUP twin", th_lookup(t, t->root, "twin", &e), 0);
+	th_expect_rc("LOOKUP twin", th_lookup(t, t->root, "twin", &e), 0);
 	assert_int_equal(e.node, o.node);
-	expect_rc("LOOKUP sub", th_lookup(t, t->root, "sub", &s), 0);
-	expect_rc("LOOKUP sub/third", th_lookup(t, s.node, "third", &e), 0);
+	th_expect_rc("LOOKUP sub", th_lookup(t, t->root, "sub", &s), 0);
+	th_expect_rc("LOOKUP sub/third", th_lookup(t, s.node, "third", &e), 0);
 	assert_int_equal(e.node, o.node);
-	expect_rc("LINK orig as sub/fourth", th_link(t, o.node, s.node, "fourth", &er), 0);
+	th_expect_rc("LINK orig as sub/fourth", th_link(t, o.node, s.node, "fourth", &er), 0);
 	assert_int_equal(er.entry.node, o.node);
 	assert_int_equal(er.entry.attr.nlink, 4);
-	expect_rc("LOOKUP other", th_lookup(t, t->root, "other", &e), 0);
+	th_expect_rc("LOOKUP other", th_lookup(t, t->root, "other", &e), 0);
 	assert_true(e.node != o.node);
 	/* References add up across names: 3 LOOKUPs + 1 LINK. */
 	assert_int_equal(th_forget(t, o.node, 3), 0);
-	expect_rc("LOOKUP twin with one ref left", th_lookup(t, t->root, "twin", &e), 0);
+	th_expect_rc("LOOKUP twin with one ref left", th_lookup(t, t->root, "twin", &e), 0);
 	assert_int_equal(e.node, o.node);
 }
 
@@ -552,8 +521,8 @@ static void t_pipelined(void **state)
 	int i;
 
 	disk_put(t, "f");
-	expect_rc("LOOKUP f", th_lookup(t, t->root, "f", &f), 0);
-	expect_rc("OPEN f", th_open(t, f.node, FSB_O_RDONLY, &fh), 0);
+	th_expect_rc("LOOKUP f", th_lookup(t, t->root, "f", &f), 0);
+	th_expect_rc("OPEN f", th_open(t, f.node, FSB_O_RDONLY, &fh), 0);
 	/* Everything goes out before any reply is read: many requests in
 	 * flight, replies in any order, each exactly once. */
 	for (i = 1; i <= 400; i++) {
@@ -597,7 +566,7 @@ static void t_pipelined(void **state)
 	}
 	th_reply_free(&rep);
 	assert_int_equal(th_forget(t, f.node, 101), 0);
-	expect_rc("RELEASE f", th_release(t, fh), 0);
+	th_expect_rc("RELEASE f", th_release(t, fh), 0);
 }
 
 static int do_io(struct th *t, uint16_t op, uint64_t fh, uint64_t off, const char *data,
@@ -625,30 +594,30 @@ static void t_handle_flags(void **state)
 	struct fsb_entry d;
 	uint64_t ro, dfh;
 
-	expect_rc("CREATE log append", th_create_op(t, FSB_OP_CREATE, t->root, "log",
+	th_expect_rc("CREATE log append", th_create_op(t, FSB_OP_CREATE, t->root, "log",
 	          FSB_O_WRONLY | FSB_O_CREAT | FSB_O_APPEND, 0644, &er), 0);
-	expect_rc("WRITE at 0", do_io(t, FSB_OP_WRITE, er.fh, 0, "one,", 4), 0);
-	expect_rc("WRITE at 0 again", do_io(t, FSB_OP_WRITE, er.fh, 0, "two", 3), 0);
+	th_expect_rc("WRITE at 0", do_io(t, FSB_OP_WRITE, er.fh, 0, "one,", 4), 0);
+	th_expect_rc("WRITE at 0 again", do_io(t, FSB_OP_WRITE, er.fh, 0, "two", 3), 0);
 	assert_int_equal(th_last()->m.u.write_rep.written, 3);
 	assert_int_equal(th_last()->m.u.write_rep.attr.size, 7);
-	expect_rc("READ via a write-only handle", do_io(t, FSB_OP_READ, er.fh, 0, NULL, 10), -FSB_EBADF);
-	expect_rc("RELEASE log", th_release(t, er.fh), 0);
+	th_expect_rc("READ via a write-only handle", do_io(t, FSB_OP_READ, er.fh, 0, NULL, 10), -FSB_EBADF);
+	th_expect_rc("RELEASE log", th_release(t, er.fh), 0);
 
-	expect_rc("OPEN log ro", th_open(t, er.entry.node, FSB_O_RDONLY, &ro), 0);
-	expect_rc("READ log", do_io(t, FSB_OP_READ, ro, 0, NULL, 100), 0);
+	th_expect_rc("OPEN log ro", th_open(t, er.entry.node, FSB_O_RDONLY, &ro), 0);
+	th_expect_rc("READ log", do_io(t, FSB_OP_READ, ro, 0, NULL, 100), 0);
 	assert_int_equal(th_last()->m.u.read_rep.data.len, 7);
 	assert_memory_equal(th_last()->m.u.read_rep.data.ptr, "one,two", 7);
-	expect_rc("WRITE via a read-only handle", do_io(t, FSB_OP_WRITE, ro, 0, "x", 1), -FSB_EBADF);
-	expect_rc("RELEASE ro", th_release(t, ro), 0);
+	th_expect_rc("WRITE via a read-only handle", do_io(t, FSB_OP_WRITE, ro, 0, "x", 1), -FSB_EBADF);
+	th_expect_rc("RELEASE ro", th_release(t, ro), 0);
 
 	disk_mkdir(t, "dd");
-	expect_rc("LOOKUP dd", th_lookup(t, t->root, "dd", &d), 0);
-	expect_rc("OPEN dd as a file for writing", th_open(t, d.node, FSB_O_RDWR, &dfh), -FSB_EISDIR);
-	expect_rc("OPEN log as a directory", th_open(t, er.entry.node, FSB_O_RDONLY | FSB_O_DIRECTORY,
+	th_expect_rc("LOOKUP dd", th_lookup(t, t->root, "dd", &d), 0);
+	th_expect_rc("OPEN dd as a file for writing", th_open(t, d.node, FSB_O_RDWR, &dfh), -FSB_EISDIR);
+	th_expect_rc("OPEN log as a directory", th_open(t, er.entry.node, FSB_O_RDONLY | FSB_O_DIRECTORY,
 	          &dfh), -FSB_ENOTDIR);
-	expect_rc("OPEN dd", th_open(t, d.node, FSB_O_RDONLY | FSB_O_DIRECTORY, &dfh), 0);
-	expect_rc("READ a directory handle", do_io(t, FSB_OP_READ, dfh, 0, NULL, 10), -FSB_EISDIR);
-	expect_rc("RELEASE dd", th_release(t, dfh), 0);
+	th_expect_rc("OPEN dd", th_open(t, d.node, FSB_O_RDONLY | FSB_O_DIRECTORY, &dfh), 0);
+	th_expect_rc("READ a directory handle", do_io(t, FSB_OP_READ, dfh, 0, NULL, 10), -FSB_EISDIR);
+	th_expect_rc("RELEASE dd", th_release(t, dfh), 0);
 }
 
 static void t_disconnect_releases(void **state)
@@ -666,15 +635,15 @@ static void t_disconnect_releases(void **state)
 	}
 	baseline = th_count_fds();
 	fd = th_connect(t);
-	expect_rc("HELLO", th_hello(t, fd, TH_TOKEN, t->export_dir, FSB_PROTO_VERSION, &rep), 0);
+	th_expect_rc("HELLO", th_hello(t, fd, TH_TOKEN, t->export_dir, FSB_PROTO_VERSION, &rep), 0);
 	th_reply_free(&rep);
 	saved = t->fd;
 	t->fd = fd;
 	for (i = 0; i < 20; i++) {
 		snprintf(name, sizeof(name), "g%02d", i);
-		expect_rc("LOOKUP gNN", th_lookup(t, t->root, name, &e), 0);
+		th_expect_rc("LOOKUP gNN", th_lookup(t, t->root, name, &e), 0);
 		if (i % 2 == 0)
-			expect_rc("OPEN gNN", th_open(t, e.node, i % 4 ? FSB_O_RDWR : FSB_O_RDONLY, &fh), 0);
+			th_expect_rc("OPEN gNN", th_open(t, e.node, i % 4 ? FSB_O_RDWR : FSB_O_RDONLY, &fh), 0);
 	}
 	t->fd = saved;
 	n = th_count_fds();
@@ -686,7 +655,7 @@ static void t_disconnect_releases(void **state)
 	n = th_count_fds();
 	if (n != baseline)
 		fail_msg("%d fds after the connection dropped, baseline %d", n, baseline);
-	expect_rc("PING on the remaining connection", do_ping(t, 2), 0);
+	th_expect_rc("PING on the remaining connection", th_ping(t, t->fd, 2), 0);
 }
 
 int main(void)
