@@ -14,6 +14,7 @@ libwinside_core_a_SOURCES = \
 	winside/core/ws_hash.h \
 	winside/core/ws_nodes.h \
 	winside/core/ws_handles.h \
+	winside/core/ws_events.h \
 	winside/core/log.c \
 	winside/core/hash.c \
 	winside/core/nodes.c \
@@ -24,7 +25,8 @@ libwinside_core_a_SOURCES = \
 	winside/core/dispatch.c \
 	winside/core/ops_node.c \
 	winside/core/ops_file.c \
-	winside/core/ops_dir.c
+	winside/core/ops_dir.c \
+	winside/core/events.c
 libwinside_core_a_CPPFLAGS = $(WS_CORE_CPPFLAGS)
 
 if !HOST_MINGW
@@ -35,7 +37,8 @@ noinst_LIBRARIES += libwinside_posix.a
 libwinside_posix_a_SOURCES = \
 	winside/posix/ws_posix.h \
 	winside/posix/backend.c \
-	winside/posix/stream.c
+	winside/posix/stream.c \
+	winside/posix/watch.c
 libwinside_posix_a_CPPFLAGS = $(WS_POSIX_CPPFLAGS)
 
 bin_PROGRAMS += winside/winside

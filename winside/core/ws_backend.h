@@ -77,6 +77,37 @@ enum {
 };
 typedef int (*ws_dirent_fn)(void *ctx, const struct ws_dirent *de);
 
+/*
+ * Change watching. A backend watches one export recursively and reports
+ * what its platform watcher saw (inotify, ReadDirectoryChangesW), in the
+ * order it saw it, as batches of ws_change. The core (events.c) adds
+ * per-session sequence numbers and echo tags and pushes EVENT frames.
+ */
+struct ws_change {
+	uint8_t kind;           /* FSB_EV_* */
+	uint8_t flags;          /* FSB_EVF_DIR, FSB_EVF_ATTR (never ECHO) */
+	uint32_t cookie;        /* pairs RENAMED_FROM with the RENAMED_TO that
+	                         * directly follows it; else 0 */
+	const char *path;       /* relative to the export root, '/'-separated,
+	                         * "" for the root; NUL-terminated */
+	size_t pathlen;
+	/* Echo matching keys: the identity of the directory holding the name
+	 * (always set; for the root itself, the root's), the last path
+	 * component (NUL-terminated, "" for the root), and the identity of
+	 * the object when FSB_EVF_ATTR is set. */
+	struct ws_ident dir;
+	const char *name;
+	struct ws_ident obj;
+	struct fsb_attr attr;   /* post-change attributes, when FSB_EVF_ATTR */
+};
+
+/* Runs on the backend's watcher thread with one batch of changes, in
+ * order; a rename pair is never split across batches. Must not block for
+ * long: the core only encodes and queues. */
+typedef void (*ws_change_fn)(void *ctx, const struct ws_change *ch, size_t n);
+
+struct ws_watch;        /* defined by each backend */
+
 struct ws_backend;
 
 struct ws_backend_ops {
@@ -153,6 +184,18 @@ struct ws_backend_ops {
 	/* flags: FSB_RENAME_*; -FSB_EINVAL where the platform lacks one. */
 	int (*rename)(struct ws_backend *be, struct ws_bnode *olddir, const char *oldname,
 	              struct ws_bnode *newdir, const char *newname, uint32_t flags);
+
+	/*
+	 * Start watching the whole export. Changes flow to fn(ctx, ...) from a
+	 * backend thread until watch_stop returns; watch_stop joins that
+	 * thread, so fn is never running after it. A backend without watching
+	 * leaves both NULL and does not claim FSB_CAP_EVENTS. Overflow of the
+	 * platform watcher is reported as FSB_EV_RESCAN of the affected
+	 * subtree ("" for all of it), never silently dropped.
+	 */
+	int (*watch_start)(struct ws_backend *be, ws_change_fn fn, void *ctx,
+	                   struct ws_watch **out);
+	void (*watch_stop)(struct ws_backend *be, struct ws_watch *w);
 
 	/* Free the backend after every session using it has ended. */
 	void (*destroy)(struct ws_backend *be);

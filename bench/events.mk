@@ -1,0 +1,1 @@
+# bench: change-event latency and loss.

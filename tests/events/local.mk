@@ -1,0 +1,1 @@
+# tests/events: change-event conformance and real watcher clients.

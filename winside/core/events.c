@@ -1,0 +1,4 @@
+/*
+ * events.c - see ws_events.h.
+ */
+#include "ws_events.h"

@@ -1,0 +1,4 @@
+/*
+ * watch.c - recursive inotify watcher of one export.
+ */
+#include "ws_posix.h"
