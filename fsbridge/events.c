@@ -1,59 +1,818 @@
 /*
  * events.c - see events.h.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "events.h"
+#include "fuse_ops.h"
 #include "log.h"
 
-void fb_events_init(struct fb_events *ev)
+/* Events waiting for the event thread beyond this are dropped and the
+ * whole cache is invalidated instead, as after a server-side overflow. */
+#define EVENTS_QUEUE_MAX 1000000u
+
+int fb_events_mode_parse(const char *s, enum fb_events_mode *out)
+{
+	if (strcmp(s, "replay") == 0)
+		*out = FB_EVENTS_REPLAY;
+	else if (strcmp(s, "invalidate") == 0)
+		*out = FB_EVENTS_INVALIDATE;
+	else if (strcmp(s, "off") == 0)
+		*out = FB_EVENTS_OFF;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *fb_events_mode_name(enum fb_events_mode mode)
+{
+	switch (mode) {
+	case FB_EVENTS_REPLAY:
+		return "replay";
+	case FB_EVENTS_INVALIDATE:
+		return "invalidate";
+	case FB_EVENTS_OFF:
+		return "off";
+	}
+	return "?";
+}
+
+int fb_events_init(struct fb_events *ev, enum fb_events_mode mode)
 {
 	size_t i;
+	int err;
 
+	memset(ev, 0, sizeof(*ev));
+	ev->mode = mode;
+	ev->rootfd = -1;
+	ev->next_ghost = 1;
 	atomic_init(&ev->frames, 0);
-	atomic_init(&ev->events, 0);
+	atomic_init(&ev->received, 0);
 	atomic_init(&ev->echoes, 0);
+	atomic_init(&ev->replayed, 0);
+	atomic_init(&ev->invalidated, 0);
+	atomic_init(&ev->skipped, 0);
+	atomic_init(&ev->failed, 0);
+	atomic_init(&ev->rescans, 0);
+	atomic_init(&ev->gaps, 0);
+	atomic_init(&ev->tid, 0);
 	for (i = 0; i < FSB_EV__COUNT; i++)
 		atomic_init(&ev->by_kind[i], 0);
-	ev->last_seq = 0;
+	err = pthread_mutex_init(&ev->lock, NULL);
+	if (err)
+		return -err;
+	err = pthread_cond_init(&ev->cond, NULL);
+	if (err)
+		goto out_lock;
+	err = pthread_mutex_init(&ev->view_lock, NULL);
+	if (err)
+		goto out_cond;
+	return 0;
+out_cond:
+	pthread_cond_destroy(&ev->cond);
+out_lock:
+	pthread_mutex_destroy(&ev->lock);
+	return -err;
 }
+
+/* ---- the loop thread's side ----------------------------------------------- */
 
 void fb_events_on_push(struct fb_events *ev, const struct fsb_event_push *push)
 {
+	struct fb_rev *first = NULL, **tailp = &first, *last = NULL;
+	size_t n = 0;
 	uint32_t i;
 
 	atomic_fetch_add(&ev->frames, 1);
 	for (i = 0; i < push->count; i++) {
 		const struct fsb_event *e = &push->events[i];
+		struct fb_rev *r;
 
-		atomic_fetch_add(&ev->events, 1);
+		atomic_fetch_add(&ev->received, 1);
 		if (e->kind < FSB_EV__COUNT)
 			atomic_fetch_add(&ev->by_kind[e->kind], 1);
-		if (e->flags & FSB_EVF_ECHO)
-			atomic_fetch_add(&ev->echoes, 1);
 		/* Sequence numbers are strictly increasing per session; a gap
-		 * or a step back means events were lost and a rescan is due. */
-		if (ev->last_seq && e->seq <= ev->last_seq)
-			fb_warn("event sequence went from %llu to %llu",
-			        (unsigned long long)ev->last_seq, (unsigned long long)e->seq);
+		 * or a step back means events were lost on the way. */
+		if (ev->last_seq && e->seq != ev->last_seq + 1) {
+			atomic_fetch_add(&ev->gaps, 1);
+			fb_warn("event sequence went from %" PRIu64 " to %" PRIu64, ev->last_seq,
+			        e->seq);
+		}
 		ev->last_seq = e->seq;
-		fb_dbg("event %llu %s%s%s '%.*s'", (unsigned long long)e->seq,
-		       fsb_event_kind_name(e->kind),
+		fb_dbg("event %" PRIu64 " %s%s%s '%.*s'", e->seq, fsb_event_kind_name(e->kind),
 		       (e->flags & FSB_EVF_DIR) ? " dir" : "",
-		       (e->flags & FSB_EVF_ECHO) ? " echo" : "",
-		       (int)e->path.len, e->path.ptr ? e->path.ptr : "");
-		if (e->kind == FSB_EV_RESCAN)
-			fb_info("server lost events under '%.*s' (rescan not implemented yet)",
-			        (int)e->path.len, e->path.ptr ? e->path.ptr : "");
+		       (e->flags & FSB_EVF_ECHO) ? " echo" : "", (int)e->path.len,
+		       e->path.ptr ? e->path.ptr : "");
+
+		r = malloc(sizeof(*r) + e->path.len + 1);
+		if (!r) {
+			/* Treated like a queue overflow: everything is
+			 * invalidated once the thread gets there. */
+			pthread_mutex_lock(&ev->lock);
+			ev->overflowed = 1;
+			pthread_mutex_unlock(&ev->lock);
+			continue;
+		}
+		r->next = NULL;
+		r->kind = e->kind;
+		r->flags = e->flags;
+		r->cookie = e->cookie;
+		r->seq = e->seq;
+		if (e->flags & FSB_EVF_ATTR)
+			r->attr = e->attr;
+		else
+			memset(&r->attr, 0, sizeof(r->attr));
+		r->pathlen = e->path.len;
+		if (e->path.len)
+			memcpy(r->path, e->path.ptr, e->path.len);
+		r->path[e->path.len] = '\0';
+		*tailp = r;
+		tailp = &r->next;
+		last = r;
+		n++;
 	}
+	if (!first)
+		return;
+
+	pthread_mutex_lock(&ev->lock);
+	if (ev->mode == FB_EVENTS_OFF || ev->stop || ev->queued + n > EVENTS_QUEUE_MAX) {
+		if (!ev->stop && ev->mode != FB_EVENTS_OFF && !ev->overflowed) {
+			fb_warn("%zu change events waiting: dropping them and invalidating the "
+			        "whole cache instead", ev->queued + n);
+			ev->overflowed = 1;
+		}
+		pthread_mutex_unlock(&ev->lock);
+		while (first) {
+			struct fb_rev *next = first->next;
+			free(first);
+			first = next;
+		}
+		return;
+	}
+	if (ev->tail)
+		ev->tail->next = first;
+	else
+		ev->head = first;
+	ev->tail = last;
+	ev->queued += n;
+	pthread_cond_signal(&ev->cond);
+	pthread_mutex_unlock(&ev->lock);
+}
+
+/* ---- ghosts and the replay view (workers and the event thread) --------- */
+
+int fb_replay_is_mine(struct fb_events *ev, pid_t pid)
+{
+	pid_t tid = atomic_load(&ev->tid);
+
+	return tid != 0 && pid == tid;
+}
+
+void fb_replay_view_get(struct fb_events *ev, struct fb_replay_view *out)
+{
+	pthread_mutex_lock(&ev->view_lock);
+	*out = ev->view;
+	pthread_mutex_unlock(&ev->view_lock);
+}
+
+static void view_set(struct fb_events *ev, const struct fb_rev *r, uint64_t parent,
+                     const char *name, uint64_t parent2, const char *name2)
+{
+	pthread_mutex_lock(&ev->view_lock);
+	ev->view.kind = r->kind;
+	ev->view.flags = r->flags;
+	ev->view.attr = r->attr;
+	ev->view.parent = parent;
+	snprintf(ev->view.name, sizeof(ev->view.name), "%s", name);
+	ev->view.parent2 = parent2;
+	snprintf(ev->view.name2, sizeof(ev->view.name2), "%s", name2 ? name2 : "");
+	pthread_mutex_unlock(&ev->view_lock);
+}
+
+static void view_clear(struct fb_events *ev)
+{
+	pthread_mutex_lock(&ev->view_lock);
+	ev->view.kind = 0;
+	pthread_mutex_unlock(&ev->view_lock);
+}
+
+int fb_ghost_new(struct fb_events *ev, const struct fsb_attr *attr, struct fsb_entry *e)
+{
+	struct fb_ghost *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	pthread_mutex_lock(&ev->view_lock);
+	g->id = FB_GHOST_BIT | ev->next_ghost++;
+	g->nlookup = 1;
+	g->attr = *attr;
+	g->next = ev->ghosts;
+	ev->ghosts = g;
+	pthread_mutex_unlock(&ev->view_lock);
+	memset(e, 0, sizeof(*e));
+	e->node = g->id;
+	e->attr = *attr;
+	if (!e->attr.ino)
+		e->attr.ino = g->id & ~FB_GHOST_BIT;
+	return 0;
+}
+
+/* Caller holds view_lock. */
+static struct fb_ghost **ghost_slot(struct fb_events *ev, uint64_t id)
+{
+	struct fb_ghost **p = &ev->ghosts;
+
+	while (*p && (*p)->id != id)
+		p = &(*p)->next;
+	return p;
+}
+
+int fb_ghost_attr(struct fb_events *ev, uint64_t id, struct fsb_attr *out)
+{
+	struct fb_ghost *g;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&ev->view_lock);
+	g = *ghost_slot(ev, id);
+	if (g) {
+		*out = g->attr;
+		err = 0;
+	}
+	pthread_mutex_unlock(&ev->view_lock);
+	return err;
+}
+
+int fb_ghost_ref(struct fb_events *ev, uint64_t id, struct fsb_entry *e)
+{
+	struct fb_ghost *g;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&ev->view_lock);
+	g = *ghost_slot(ev, id);
+	if (g) {
+		g->nlookup++;
+		memset(e, 0, sizeof(*e));
+		e->node = g->id;
+		e->attr = g->attr;
+		err = 0;
+	}
+	pthread_mutex_unlock(&ev->view_lock);
+	return err;
+}
+
+void fb_ghost_forget(struct fb_events *ev, uint64_t id, uint64_t n)
+{
+	struct fb_ghost **slot, *g;
+
+	pthread_mutex_lock(&ev->view_lock);
+	slot = ghost_slot(ev, id);
+	g = *slot;
+	if (g) {
+		g->nlookup = n < g->nlookup ? g->nlookup - n : 0;
+		if (g->nlookup == 0) {
+			*slot = g->next;
+			free(g);
+		}
+	}
+	pthread_mutex_unlock(&ev->view_lock);
+}
+
+/* ---- cache truth without replay ---------------------------------------- */
+
+static void inval_attr(struct fb_events *ev, uint64_t node)
+{
+	if (node && !(node & FB_GHOST_BIT))
+		fuse_lowlevel_notify_inval_inode(ev->se, node, -1, 0);
+}
+
+/* Forget what the kernel caches about one path. */
+static void invalidate_path(struct fb_events *ev, const struct fb_rev *r)
+{
+	struct fb_fs *fs = ev->fs;
+	uint64_t parent, child;
+	size_t off;
+
+	if (fb_dents_walk(&fs->dents, r->path, r->pathlen, &parent, &off, &child) < 0)
+		return;
+	switch (r->kind) {
+	case FSB_EV_MODIFIED:
+		/* Data and attributes. */
+		if (child && !(child & FB_GHOST_BIT))
+			fuse_lowlevel_notify_inval_inode(ev->se, child, 0, 0);
+		return;
+	case FSB_EV_ATTRIB:
+		inval_attr(ev, child);
+		return;
+	default:
+		break;
+	}
+	if (!parent)
+		return;
+	if (r->kind == FSB_EV_REMOVED || r->kind == FSB_EV_RENAMED_FROM) {
+		child = fb_dents_remove(&fs->dents, parent, r->path + off, r->pathlen - off);
+		if (child && !(child & FB_GHOST_BIT))
+			fuse_lowlevel_notify_delete(ev->se, parent, child, r->path + off,
+			                            r->pathlen - off);
+		else
+			fuse_lowlevel_notify_inval_entry(ev->se, parent, r->path + off,
+			                                 r->pathlen - off);
+	} else {
+		/* A new name: drop a cached negative entry, and a positive
+		 * one that now names something else. */
+		fb_dents_remove(&fs->dents, parent, r->path + off, r->pathlen - off);
+		fuse_lowlevel_notify_inval_entry(ev->se, parent, r->path + off, r->pathlen - off);
+	}
+	inval_attr(ev, parent);
+}
+
+struct inval_all {
+	struct fb_fs *fs;
+	struct { uint64_t parent; char *name; size_t len; } *v;
+	size_t n, cap;
+};
+
+static void collect_dent(void *arg, uint64_t parent, const char *name, size_t len,
+                         uint64_t child)
+{
+	struct inval_all *a = arg;
+
+	(void)child;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 256;
+		void *v = realloc(a->v, cap * sizeof(*a->v));
+		if (!v)
+			return;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n].name = strndup(name, len);
+	if (!a->v[a->n].name)
+		return;
+	a->v[a->n].parent = parent;
+	a->v[a->n].len = len;
+	a->n++;
+}
+
+/*
+ * Events were lost (the server's watcher overflowed, or our queue did):
+ * forget every name and attribute the kernel caches, so that whatever
+ * changed is read afresh. Watchers get no events for what was missed.
+ */
+static void invalidate_all(struct fb_events *ev)
+{
+	struct inval_all a = { .fs = ev->fs };
+	size_t i;
+
+	atomic_fetch_add(&ev->rescans, 1);
+	fb_dents_each(&ev->fs->dents, collect_dent, &a);
+	for (i = 0; i < a.n; i++) {
+		if (!(a.v[i].parent & FB_GHOST_BIT)) {
+			fuse_lowlevel_notify_inval_entry(ev->se, a.v[i].parent, a.v[i].name,
+			                                 a.v[i].len);
+			inval_attr(ev, a.v[i].parent);
+		}
+		free(a.v[i].name);
+	}
+	free(a.v);
+	inval_attr(ev, FUSE_ROOT_ID);
+	fb_info("change events were lost: invalidated %zu cached names", a.n);
+}
+
+/* ---- replay -------------------------------------------------------------- */
+
+enum { REPLAY_DONE, REPLAY_SKIP, REPLAY_FAIL };
+
+static uint32_t created_mode(const struct fb_rev *r)
+{
+	if (r->flags & FSB_EVF_ATTR)
+		return r->attr.mode;
+	return (r->flags & FSB_EVF_DIR) ? (FSB_S_IFDIR | 0755) : (FSB_S_IFREG | 0644);
+}
+
+static int replay_syscall(struct fb_events *ev, const struct fb_rev *r, const char *path2)
+{
+	uint32_t mode = created_mode(r);
+	struct timespec ts[2];
+	int rc, fd;
+
+	switch (r->kind) {
+	case FSB_EV_CREATED:
+		if (S_ISDIR(mode))
+			return mkdirat(ev->rootfd, r->path, mode & 07777);
+		if (S_ISLNK(mode))
+			return symlinkat(".", ev->rootfd, r->path);
+		if (S_ISFIFO(mode) || S_ISSOCK(mode))
+			return mknodat(ev->rootfd, r->path, mode, 0);
+		/* Files are created the way programs create them, so the
+		 * watchers see IN_CREATE, IN_OPEN and IN_CLOSE_WRITE. */
+		fd = openat(ev->rootfd, r->path,
+		            O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		            mode & 07777);
+		if (fd < 0)
+			return -1;
+		close(fd);
+		return 0;
+	case FSB_EV_REMOVED:
+		return unlinkat(ev->rootfd, r->path,
+		                (r->flags & FSB_EVF_DIR) ? AT_REMOVEDIR : 0);
+	case FSB_EV_RENAMED_FROM:
+		return renameat(ev->rootfd, r->path, ev->rootfd, path2);
+	case FSB_EV_MODIFIED:
+		/* open for writing + truncate to the size the server saw +
+		 * close: IN_OPEN, IN_MODIFY, IN_CLOSE_WRITE, and the kernel
+		 * takes the new size even with the writeback cache. */
+		fd = openat(ev->rootfd, r->path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		rc = ftruncate(fd, (off_t)r->attr.size);
+		close(fd);
+		return rc;
+	case FSB_EV_ATTRIB:
+		ts[0].tv_sec = r->attr.atime.sec;
+		ts[0].tv_nsec = r->attr.atime.nsec;
+		ts[1].tv_sec = r->attr.mtime.sec;
+		ts[1].tv_nsec = r->attr.mtime.nsec;
+		return utimensat(ev->rootfd, r->path, ts, AT_SYMLINK_NOFOLLOW);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/*
+ * Replay r (and, for a rename, its partner `to`) through the mount. The
+ * state the daemon answers with comes from the record; the parents must be
+ * in the kernel's cache.
+ */
+static int replay_one(struct fb_events *ev, const struct fb_rev *r, const struct fb_rev *to)
+{
+	struct fb_fs *fs = ev->fs;
+	uint64_t parent, child, parent2 = 0, child2;
+	size_t off, off2 = 0;
+	int rc;
+
+	if (r->pathlen == 0)
+		return REPLAY_SKIP;     /* the export root itself */
+	if (fb_dents_walk(&fs->dents, r->path, r->pathlen, &parent, &off, &child) < 0)
+		return REPLAY_SKIP;
+	switch (r->kind) {
+	case FSB_EV_MODIFIED:
+		if (!(r->flags & FSB_EVF_ATTR) || !S_ISREG(r->attr.mode))
+			return REPLAY_SKIP;     /* gone again, or not a file */
+		/* The kernel may flush a writer's dirty pages through any
+		 * writable handle of the file, the replay's included, which
+		 * has no server handle behind it: leave such files alone. */
+		if (child && fb_nodes_writers(&fs->nodes, child) > 0)
+			return REPLAY_FAIL;
+		/* Drop the old pages first: with FOPEN_KEEP_CACHE a read
+		 * after the event would see them. */
+		if (child && !(child & FB_GHOST_BIT))
+			fuse_lowlevel_notify_inval_inode(ev->se, child, 0, 0);
+		break;
+	case FSB_EV_ATTRIB:
+		if (!(r->flags & FSB_EVF_ATTR))
+			return REPLAY_SKIP;
+		break;
+	case FSB_EV_RENAMED_FROM:
+		if (fb_dents_walk(&fs->dents, to->path, to->pathlen, &parent2, &off2, &child2) < 0 ||
+		    to->pathlen == 0)
+			return REPLAY_FAIL;
+		break;
+	default:
+		break;
+	}
+
+	view_set(ev, to ? to : r, parent, r->path + off, parent2, to ? to->path + off2 : NULL);
+	if (to) {
+		/* The view describes the rename by its source. */
+		pthread_mutex_lock(&ev->view_lock);
+		ev->view.kind = FSB_EV_RENAMED_FROM;
+		pthread_mutex_unlock(&ev->view_lock);
+	}
+	rc = replay_syscall(ev, r, to ? to->path : NULL);
+	view_clear(ev);
+	if (rc < 0) {
+		fb_dbg("replay of %s '%s' failed: %s", fsb_event_kind_name(r->kind), r->path,
+		       strerror(errno));
+		return REPLAY_FAIL;
+	}
+	return REPLAY_DONE;
+}
+
+/* A rename of which only one side is in the kernel's cache is, to the
+ * watchers there, a creation or a removal. */
+static int replay_rename(struct fb_events *ev, const struct fb_rev *from, struct fb_rev *to)
+{
+	struct fb_fs *fs = ev->fs;
+	uint64_t p, c;
+	size_t off;
+	int from_known = from->pathlen &&
+	                 fb_dents_walk(&fs->dents, from->path, from->pathlen, &p, &off, &c) == 0;
+	int to_known = to->pathlen &&
+	               fb_dents_walk(&fs->dents, to->path, to->pathlen, &p, &off, &c) == 0;
+	struct fb_rev *half;
+	int rc;
+
+	if (from_known && to_known)
+		return replay_one(ev, from, to);
+	if (!from_known && !to_known)
+		return REPLAY_SKIP;
+	if (to_known) {
+		to->kind = FSB_EV_CREATED;
+		rc = replay_one(ev, to, NULL);
+		to->kind = FSB_EV_RENAMED_TO;
+		return rc;
+	}
+	half = malloc(sizeof(*from) + from->pathlen + 1);
+	if (!half)
+		return REPLAY_FAIL;
+	memcpy(half, from, sizeof(*from) + from->pathlen + 1);
+	half->kind = FSB_EV_REMOVED;
+	if (to->flags & FSB_EVF_DIR)
+		half->flags |= FSB_EVF_DIR;
+	rc = replay_one(ev, half, NULL);
+	free(half);
+	return rc;
+}
+
+static void account(struct fb_events *ev, int rc)
+{
+	if (rc == REPLAY_DONE)
+		atomic_fetch_add(&ev->replayed, 1);
+	else if (rc == REPLAY_SKIP)
+		atomic_fetch_add(&ev->skipped, 1);
+	else
+		atomic_fetch_add(&ev->failed, 1);
+}
+
+/* Handle r, and its RENAMED_TO partner when r is a RENAMED_FROM (then the
+ * partner is consumed and *consumed set). */
+static void handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *next,
+                         int *consumed)
+{
+	struct fb_rev *to = NULL;
+	int rc;
+
+	*consumed = 0;
+	if (r->kind == FSB_EV_RENAMED_FROM && next && next->kind == FSB_EV_RENAMED_TO &&
+	    next->cookie == r->cookie) {
+		to = next;
+		*consumed = 1;
+	}
+	if (r->flags & FSB_EVF_ECHO) {
+		atomic_fetch_add(&ev->echoes, 1 + (uint64_t)*consumed);
+		return;
+	}
+	if (r->kind == FSB_EV_RESCAN) {
+		invalidate_all(ev);
+		return;
+	}
+	if (ev->mode == FB_EVENTS_REPLAY && ev->rootfd >= 0) {
+		if (to)
+			rc = replay_rename(ev, r, to);
+		else if (r->kind == FSB_EV_RENAMED_FROM || r->kind == FSB_EV_RENAMED_TO)
+			rc = REPLAY_FAIL;       /* a half pair: not expected */
+		else
+			rc = replay_one(ev, r, NULL);
+		account(ev, rc);
+		if (rc == REPLAY_DONE)
+			return;
+	} else {
+		atomic_fetch_add(&ev->invalidated, 1);
+	}
+	invalidate_path(ev, r);
+	if (to)
+		invalidate_path(ev, to);
+}
+
+/* ---- stats ----------------------------------------------------------------- */
+
+int fb_events_stats_path(char *buf, size_t size, unsigned long long dev)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (rt && *rt)
+		n = snprintf(buf, size, "%s/fsbridge/%u:%u.stats", rt, major(dev), minor(dev));
+	else if (geteuid() == 0)
+		n = snprintf(buf, size, "/run/fsbridge/%u:%u.stats", major(dev), minor(dev));
+	else
+		n = snprintf(buf, size, "/tmp/fsbridge-%u/%u:%u.stats", (unsigned)geteuid(),
+		             major(dev), minor(dev));
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static void stats_write(struct fb_events *ev)
+{
+	char tmp[4200];
+	FILE *f;
+	size_t i;
+
+	if (!ev->stats_path)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", ev->stats_path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "mountpoint %s\nevents %s\n", ev->mountpoint, fb_events_mode_name(ev->mode));
+	fprintf(f, "frames %llu\nreceived %llu\n", (unsigned long long)atomic_load(&ev->frames),
+	        (unsigned long long)atomic_load(&ev->received));
+	for (i = 1; i < FSB_EV__COUNT; i++)
+		fprintf(f, "received_%s %llu\n", fsb_event_kind_name((unsigned)i),
+		        (unsigned long long)atomic_load(&ev->by_kind[i]));
+	fprintf(f, "echoes_suppressed %llu\nreplayed %llu\ninvalidated %llu\n",
+	        (unsigned long long)atomic_load(&ev->echoes),
+	        (unsigned long long)atomic_load(&ev->replayed),
+	        (unsigned long long)atomic_load(&ev->invalidated));
+	fprintf(f, "skipped_uncached %llu\nreplay_failed %llu\nrescans %llu\nsequence_gaps %llu\n",
+	        (unsigned long long)atomic_load(&ev->skipped),
+	        (unsigned long long)atomic_load(&ev->failed),
+	        (unsigned long long)atomic_load(&ev->rescans),
+	        (unsigned long long)atomic_load(&ev->gaps));
+	if (fclose(f) == 0 && rename(tmp, ev->stats_path) == 0)
+		return;
+	unlink(tmp);
+}
+
+/* Make the stats file's directory, private to its user. */
+static void stats_prepare(struct fb_events *ev)
+{
+	char path[4096], *slash;
+	struct stat st;
+
+	if (stat(ev->mountpoint, &st) < 0 ||
+	    fb_events_stats_path(path, sizeof(path), (unsigned long long)st.st_dev) < 0)
+		return;
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		fb_warn("cannot create %s for the event counters: %s", path, strerror(errno));
+		return;
+	}
+	*slash = '/';
+	ev->stats_path = strdup(path);
+	stats_write(ev);
+}
+
+/* ---- the event thread ----------------------------------------------------- */
+
+static int stopping(struct fb_events *ev)
+{
+	int stop;
+
+	pthread_mutex_lock(&ev->lock);
+	stop = ev->stop;
+	pthread_mutex_unlock(&ev->lock);
+	return stop;
+}
+
+static void *event_thread(void *arg)
+{
+	struct fb_events *ev = arg;
+	struct fb_rev *batch, *r;
+	int overflowed;
+
+	atomic_store(&ev->tid, gettid());
+	stats_prepare(ev);
+
+	pthread_mutex_lock(&ev->lock);
+	for (;;) {
+		while (!ev->head && !ev->overflowed && !ev->stop)
+			pthread_cond_wait(&ev->cond, &ev->lock);
+		if (ev->stop)
+			break;
+		batch = ev->head;
+		ev->head = ev->tail = NULL;
+		ev->queued = 0;
+		overflowed = ev->overflowed;
+		ev->overflowed = 0;
+		pthread_mutex_unlock(&ev->lock);
+
+		if (overflowed)
+			invalidate_all(ev);
+		/* The mount's root, held only while replaying: an open
+		 * descriptor would make a plain umount fail with EBUSY. */
+		if (ev->mode == FB_EVENTS_REPLAY) {
+			ev->rootfd = open(ev->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (ev->rootfd < 0)
+				fb_warn("cannot open the mount %s to replay events (%s): only "
+				        "invalidating", ev->mountpoint, strerror(errno));
+		}
+		while (batch && !stopping(ev)) {
+			int consumed;
+
+			r = batch;
+			handle_event(ev, r, r->next, &consumed);
+			batch = r->next;
+			free(r);
+			if (consumed) {
+				r = batch;
+				batch = r->next;
+				free(r);
+			}
+		}
+		while (batch) {
+			r = batch->next;
+			free(batch);
+			batch = r;
+		}
+		if (ev->rootfd >= 0) {
+			close(ev->rootfd);
+			ev->rootfd = -1;
+		}
+		stats_write(ev);
+		pthread_mutex_lock(&ev->lock);
+	}
+	batch = ev->head;
+	ev->head = ev->tail = NULL;
+	pthread_mutex_unlock(&ev->lock);
+	while (batch) {
+		r = batch->next;
+		free(batch);
+		batch = r;
+	}
+	return NULL;
+}
+
+int fb_events_start(struct fb_fs *fs, struct fuse_session *se, const char *mountpoint)
+{
+	struct fb_events *ev = &fs->events;
+	int err;
+
+	ev->fs = fs;
+	ev->se = se;
+	ev->mountpoint = strdup(mountpoint);
+	if (!ev->mountpoint)
+		return -ENOMEM;
+	if (ev->mode == FB_EVENTS_OFF)
+		return 0;
+	err = pthread_create(&ev->thread, NULL, event_thread, ev);
+	if (err)
+		return -err;
+	ev->started = 1;
+	return 0;
+}
+
+void fb_events_stop(struct fb_events *ev)
+{
+	pthread_mutex_lock(&ev->lock);
+	ev->stop = 1;
+	pthread_cond_signal(&ev->cond);
+	pthread_mutex_unlock(&ev->lock);
+}
+
+void fb_events_join(struct fb_events *ev)
+{
+	fb_events_stop(ev);
+	if (ev->started) {
+		pthread_join(ev->thread, NULL);
+		ev->started = 0;
+	}
+}
+
+void fb_events_release(struct fb_events *ev)
+{
+	struct fb_ghost *g;
+
+	fb_events_join(ev);
+	if (ev->stats_path) {
+		unlink(ev->stats_path);
+		free(ev->stats_path);
+		ev->stats_path = NULL;
+	}
+	if (ev->rootfd >= 0)
+		close(ev->rootfd);
+	ev->rootfd = -1;
+	while ((g = ev->ghosts)) {
+		ev->ghosts = g->next;
+		free(g);
+	}
+	free(ev->mountpoint);
+	ev->mountpoint = NULL;
+	pthread_mutex_destroy(&ev->view_lock);
+	pthread_cond_destroy(&ev->cond);
+	pthread_mutex_destroy(&ev->lock);
 }
 
 void fb_events_log_summary(struct fb_events *ev)
 {
-	unsigned long long n = atomic_load(&ev->events);
+	unsigned long long n = atomic_load(&ev->received);
 
 	if (n)
-		fb_dbg("received %llu change events in %llu frames (%llu echoes)", n,
-		       (unsigned long long)atomic_load(&ev->frames),
-		       (unsigned long long)atomic_load(&ev->echoes));
+		fb_info("change events: %llu received, %llu replayed, %llu invalidated, "
+		        "%llu echoes dropped, %llu skipped, %llu failed, %llu rescans",
+		        n, (unsigned long long)atomic_load(&ev->replayed),
+		        (unsigned long long)atomic_load(&ev->invalidated),
+		        (unsigned long long)atomic_load(&ev->echoes),
+		        (unsigned long long)atomic_load(&ev->skipped),
+		        (unsigned long long)atomic_load(&ev->failed),
+		        (unsigned long long)atomic_load(&ev->rescans));
 }

@@ -31,6 +31,11 @@ struct fb_op {
 	int plus;                   /* readdir: readdirplus */
 	off_t off;                  /* readdir: the kernel's offset */
 	struct fuse_file_info fi;
+	unsigned rflags;            /* rename: RENAME_* */
+	uint32_t rmode;             /* replayed creation: the type asked for */
+	struct fsb_attr rattr;      /* replayed creation: the recorded state */
+	char name[FSB_NAME_MAX + 1];   /* the name an entry gets, for dents */
+	char name2[FSB_NAME_MAX + 1];  /* rename: the new name */
 };
 
 static struct fb_op *op_of(struct fb_call *call)
@@ -59,6 +64,24 @@ static struct fb_op *op_new(struct fb_fs *fs, fuse_req_t req, fb_call_cb cb)
 static struct fb_fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+static int is_writable(int flags)
+{
+	return (flags & O_ACCMODE) == O_WRONLY || (flags & O_ACCMODE) == O_RDWR;
+}
+
+static int is_ghost(uint64_t id)
+{
+	return (id & FB_GHOST_BIT) != 0;
+}
+
+/* The name an entry reply will carry, for the dentry mirror. Names were
+ * checked against FSB_NAME_MAX before. */
+static void op_name(struct fb_op *op, uint64_t parent, const char *name)
+{
+	op->parent = parent;
+	snprintf(op->name, sizeof(op->name), "%s", name);
 }
 
 /* Queue m for op. If that fails, answer the request now. */
@@ -142,10 +165,31 @@ static void entry_param(const struct fb_fs *fs, const struct fsb_entry *e,
 }
 
 /* Give back n server references the kernel will never forget. */
+static void forget_refs(struct fb_fs *fs, uint64_t node, uint64_t n)
+{
+	uint64_t to_server, held;
+	int gone;
+
+	if (is_ghost(node)) {
+		fb_ghost_forget(&fs->events, node, n);
+		if (fb_ghost_attr(&fs->events, node, &(struct fsb_attr){ 0 }) < 0)
+			fb_dents_forget_child(&fs->dents, node);
+		return;
+	}
+	held = fb_nodes_unref(&fs->nodes, node, n, &to_server, &gone);
+	if (held < n)
+		fb_dbg("forgetting %llu lookups of node %llu, table had %llu",
+		       (unsigned long long)n, (unsigned long long)node, (unsigned long long)held);
+	if (gone)
+		fb_dents_forget_child(&fs->dents, node);
+	if (to_server)
+		fb_conn_forget(fs->conn, node, to_server);
+}
+
+/* Give back n references the kernel will never forget. */
 static void drop_refs(struct fb_fs *fs, uint64_t node, uint64_t n)
 {
-	fb_nodes_unref(&fs->nodes, node, n);
-	fb_conn_forget(fs->conn, node, n);
+	forget_refs(fs, node, n);
 }
 
 static void noop_done(struct fb_call *call, const struct fsb_msg *rep, int err)
@@ -159,9 +203,12 @@ static void noop_done(struct fb_call *call, const struct fsb_msg *rep, int err)
  * reply did not reach the kernel). */
 static void release_orphan_fh(struct fb_fs *fs, uint64_t fh)
 {
-	struct fb_op *op = op_new(fs, NULL, noop_done);
+	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (fh == FB_REPLAY_FH)
+		return;
+	op = op_new(fs, NULL, noop_done);
 	if (!op)
 		return;
 	msg_init(&m, FSB_OP_RELEASE);
@@ -195,16 +242,264 @@ static void reply_entry(struct fb_op *op, const struct fsb_entry *e, int is_crea
 		return;
 	}
 	entry_param(fs, e, &ep);
+	/* Before the reply: the kernel may forget the node at once. */
+	if (op->name[0])
+		fb_dents_add(&fs->dents, op->parent, op->name, strlen(op->name), e->node);
+	if (is_create && op->fi.fh != FB_REPLAY_FH && is_writable(op->fi.flags))
+		fb_nodes_writers_add(&fs->nodes, e->node, 1);
 	if (is_create)
 		rc = fuse_reply_create(op->req, &ep, &op->fi);
 	else
 		rc = fuse_reply_entry(op->req, &ep);
 	if (rc < 0) {
 		/* Interrupted or the mount is gone: the kernel never saw it. */
+		if (op->name[0])
+			fb_dents_remove(&fs->dents, op->parent, op->name, strlen(op->name));
+		if (is_create && op->fi.fh != FB_REPLAY_FH && is_writable(op->fi.flags))
+			fb_nodes_writers_add(&fs->nodes, e->node, -1);
 		drop_refs(fs, e->node, 1);
 		if (is_create)
 			release_orphan_fh(fs, op->fi.fh);
 	}
+}
+
+/* ---- the replay view ---------------------------------------------------- */
+
+/*
+ * Requests of the event thread replaying a change through the mount
+ * (events.h) are answered from the event record, never by the server: the
+ * change already happened there. Each helper below returns 1 when it has
+ * answered the request, 0 when the request should take the normal path.
+ */
+
+static int from_replay(fuse_req_t req)
+{
+	return fb_replay_is_mine(&fs_of(req)->events, fuse_req_ctx(req)->pid);
+}
+
+/* The attributes of something the record does not describe any more. */
+static void synth_attr(uint32_t mode, struct fsb_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->mode = mode;
+	a->nlink = S_ISDIR(mode) ? 2 : 1;
+	a->blksize = 4096;
+}
+
+/* Answer a replay LOOKUP with an entry made here: a known node (one local
+ * reference) or a new ghost. Ghost entries time out at once, so that no
+ * other process trusts them. */
+static void reply_local_entry(fuse_req_t req, struct fb_fs *fs, uint64_t parent,
+                              const char *name, uint64_t known, const struct fsb_attr *ghost,
+                              struct fuse_file_info *fi)
+{
+	int rc;
+	struct fuse_entry_param ep;
+	struct fsb_entry e;
+	int made_ghost = 0;
+
+	if (known && !is_ghost(known) && fb_nodes_ref_local(&fs->nodes, known, &e) == 0) {
+		/* a node the kernel has */
+	} else if (known && is_ghost(known) && fb_ghost_ref(&fs->events, known, &e) == 0) {
+		made_ghost = 1;
+	} else if (fb_ghost_new(&fs->events, ghost, &e) == 0) {
+		made_ghost = 1;
+	} else {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	entry_param(fs, &e, &ep);
+	if (made_ghost)
+		ep.attr_timeout = ep.entry_timeout = 0;
+	fb_dents_add(&fs->dents, parent, name, strlen(name), e.node);
+	if (fi) {
+		fi->fh = FB_REPLAY_FH;
+		rc = fuse_reply_create(req, &ep, fi);
+	} else {
+		rc = fuse_reply_entry(req, &ep);
+	}
+	if (rc < 0) {
+		if (made_ghost)
+			forget_refs(fs, e.node, 1);
+		else
+			fb_nodes_unref_local(&fs->nodes, e.node);
+	}
+}
+
+static int view_names(const struct fb_replay_view *v, uint64_t parent, const char *name)
+{
+	return v->kind && v->parent == parent && strcmp(v->name, name) == 0;
+}
+
+static int view_names2(const struct fb_replay_view *v, uint64_t parent, const char *name)
+{
+	return v->kind == FSB_EV_RENAMED_FROM && v->parent2 == parent &&
+	       strcmp(v->name2, name) == 0;
+}
+
+/* LOOKUP. The name being created does not exist yet, whatever the server
+ * says now (the kernel looks it up afresh before mknod/mkdir and for a
+ * rename target); a name being removed or renamed away still exists. */
+static int replay_lookup(fuse_req_t req, struct fb_fs *fs, uint64_t parent, const char *name)
+{
+	struct fb_replay_view v;
+	struct fsb_attr a;
+	uint64_t known;
+
+	fb_replay_view_get(&fs->events, &v);
+	if (view_names2(&v, parent, name)) {
+		/* A rename target: replaced if the kernel knows a file there. */
+		known = fb_dents_get(&fs->dents, parent, name, strlen(name));
+		if (!known) {
+			fuse_reply_err(req, ENOENT);
+			return 1;
+		}
+		synth_attr(FSB_S_IFREG | 0644, &a);
+		reply_local_entry(req, fs, parent, name, known, &a, NULL);
+		return 1;
+	}
+	if (view_names(&v, parent, name)) {
+		switch (v.kind) {
+		case FSB_EV_CREATED:
+			fuse_reply_err(req, ENOENT);
+			return 1;
+		case FSB_EV_REMOVED:
+		case FSB_EV_RENAMED_FROM:
+			if (v.flags & FSB_EVF_ATTR)
+				a = v.attr;
+			else
+				synth_attr((v.flags & FSB_EVF_DIR) ? (FSB_S_IFDIR | 0755)
+				                                   : (FSB_S_IFREG | 0644), &a);
+			known = fb_dents_get(&fs->dents, parent, name, strlen(name));
+			reply_local_entry(req, fs, parent, name, known, &a, NULL);
+			return 1;
+		default:
+			break;
+		}
+	}
+	if (is_ghost(parent)) {
+		fuse_reply_err(req, ENOENT);
+		return 1;
+	}
+	return 0;
+}
+
+static void replay_create_ghost(fuse_req_t req, struct fb_fs *fs, uint64_t parent,
+                                const char *name, uint32_t mode, const struct fsb_attr *rec,
+                                int have_rec, struct fuse_file_info *fi)
+{
+	struct fsb_attr a;
+
+	if (have_rec && ((rec->mode ^ mode) & S_IFMT) == 0)
+		a = *rec;
+	else
+		synth_attr(mode, &a);
+	reply_local_entry(req, fs, parent, name, 0, &a, fi);
+}
+
+/* The server's LOOKUP for a replayed creation: its node if it still is
+ * what was created, else a ghost. */
+static void replay_create_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+
+	if (!rep_errno(rep, err)) {
+		if (((rep->u.entry.attr.mode ^ op->rmode) & S_IFMT) == 0) {
+			reply_entry(op, &rep->u.entry, op->plus);
+			return;
+		}
+		fb_conn_forget(op->fs->conn, rep->u.entry.node, 1);
+	}
+	replay_create_ghost(op->req, op->fs, op->parent, op->name, op->rmode, &op->rattr, 1,
+	                    op->plus ? &op->fi : NULL);
+}
+
+/* MKNOD, MKDIR, SYMLINK, CREATE (fi set: answered with a replay handle)
+ * of the name the view creates. */
+static int replay_create(fuse_req_t req, struct fb_fs *fs, uint64_t parent, const char *name,
+                         uint32_t mode, const struct fuse_file_info *fi)
+{
+	struct fuse_file_info rfi;
+	struct fb_replay_view v;
+	struct fb_op *op;
+	struct fsb_msg m;
+
+	fb_replay_view_get(&fs->events, &v);
+	if (v.kind != FSB_EV_CREATED || !view_names(&v, parent, name)) {
+		fuse_reply_err(req, EPERM);
+		return 1;
+	}
+	if (fi) {
+		rfi = *fi;
+		rfi.fh = FB_REPLAY_FH;
+		rfi.keep_cache = 0;
+	}
+	if (is_ghost(parent) || !(v.flags & FSB_EVF_ATTR)) {
+		replay_create_ghost(req, fs, parent, name, mode, &v.attr,
+		                    !!(v.flags & FSB_EVF_ATTR), fi ? &rfi : NULL);
+		return 1;
+	}
+	op = op_new(fs, req, replay_create_done);
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return 1;
+	}
+	op_name(op, parent, name);
+	op->rmode = mode;
+	op->rattr = v.attr;
+	if (fi) {
+		op->plus = 1;   /* reused: answer with fuse_reply_create */
+		op->fi = rfi;
+	}
+	msg_init(&m, FSB_OP_LOOKUP);
+	m.u.name.parent = parent;
+	m.u.name.name = str_of(name);
+	op_send(op, &m);
+	return 1;
+}
+
+/* GETATTR and SETATTR of the replay, and any request on a ghost: the
+ * recorded state. */
+static int replay_attr(fuse_req_t req, struct fb_fs *fs, uint64_t ino, int setting)
+{
+	struct fb_replay_view v;
+	struct fsb_attr a;
+	struct stat st;
+	double timeout = fs->cache.attr_timeout;
+
+	if (is_ghost(ino)) {
+		if (fb_ghost_attr(&fs->events, ino, &a) < 0) {
+			fuse_reply_err(req, ENOENT);
+			return 1;
+		}
+		timeout = 0;
+	} else if (!setting) {
+		return 0;
+	} else {
+		fb_replay_view_get(&fs->events, &v);
+		/* A replayed truncate or utimensat: the state after the
+		 * change, as the server recorded it. */
+		if (v.kind && (v.flags & FSB_EVF_ATTR)) {
+			a = v.attr;
+		} else if (fb_nodes_get_attr(&fs->nodes, ino, &a) < 0) {
+			fuse_reply_err(req, ENOENT);
+			return 1;
+		}
+		fb_nodes_set_attr(&fs->nodes, ino, &a);
+	}
+	attr_to_stat(ino, &a, &st);
+	fuse_reply_attr(req, &st, timeout);
+	return 1;
+}
+
+/* Any other request naming a ghost, from anyone but the replay thread:
+ * the object is gone. */
+static int ghost_gone(fuse_req_t req, uint64_t a, uint64_t b)
+{
+	if (!is_ghost(a) && !is_ghost(b))
+		return 0;
+	fuse_reply_err(req, ENOENT);
+	return 1;
 }
 
 /* ---- lookup, forget -------------------------------------------------------- */
@@ -237,11 +532,16 @@ static void fb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (name_too_long(req, name))
 		return;
+	if (from_replay(req) && replay_lookup(req, fs_of(req), parent, name))
+		return;
+	if (ghost_gone(req, parent, 0))
+		return;
 	op = op_new(fs_of(req), req, lookup_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	op_name(op, parent, name);
 	msg_init(&m, FSB_OP_LOOKUP);
 	m.u.name.parent = parent;
 	m.u.name.name = str_of(name);
@@ -250,14 +550,7 @@ static void fb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void forget_one(struct fb_fs *fs, uint64_t node, uint64_t nlookup)
 {
-	uint64_t held = fb_nodes_unref(&fs->nodes, node, nlookup);
-
-	if (held < nlookup)
-		fb_dbg("kernel forgot %llu lookups of node %llu, table had %llu",
-		       (unsigned long long)nlookup, (unsigned long long)node,
-		       (unsigned long long)held);
-	/* The server counted what the kernel counted. */
-	fb_conn_forget(fs->conn, node, nlookup);
+	forget_refs(fs, node, nlookup);
 }
 
 /* Replies: none. */
@@ -298,9 +591,17 @@ static void attr_done(struct fb_call *call, const struct fsb_msg *rep, int err)
 
 static void fb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fb_op *op = op_new(fs_of(req), req, attr_done);
+	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (is_ghost(ino)) {
+		if (from_replay(req))
+			replay_attr(req, fs_of(req), ino, 0);
+		else
+			fuse_reply_err(req, ENOENT);
+		return;
+	}
+	op = op_new(fs_of(req), req, attr_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -308,17 +609,24 @@ static void fb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	op->node = ino;
 	msg_init(&m, FSB_OP_GETATTR);
 	m.u.node.node = ino;
-	m.u.node.fh = fi ? fi->fh : 0;
+	m.u.node.fh = fi && fi->fh != FB_REPLAY_FH ? fi->fh : 0;
 	op_send(op, &m);
 }
 
 static void fb_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi)
 {
-	struct fb_op *op = op_new(fs_of(req), req, attr_done);
+	struct fb_op *op;
 	struct fsb_setattr_req *s;
 	struct fsb_msg m;
 
+	if (from_replay(req) || (fi && fi->fh == FB_REPLAY_FH)) {
+		replay_attr(req, fs_of(req), ino, 1);
+		return;
+	}
+	if (ghost_gone(req, ino, 0))
+		return;
+	op = op_new(fs_of(req), req, attr_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -392,9 +700,12 @@ static void readlink_done(struct fb_call *call, const struct fsb_msg *rep, int e
 
 static void fb_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct fb_op *op = op_new(fs_of(req), req, readlink_done);
+	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (ghost_gone(req, ino, 0))
+		return;
+	op = op_new(fs_of(req), req, readlink_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -440,7 +751,7 @@ static void fb_statfs(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	msg_init(&m, FSB_OP_STATFS);
-	m.u.node.node = ino ? ino : FUSE_ROOT_ID;
+	m.u.node.node = ino && !is_ghost(ino) ? ino : FUSE_ROOT_ID;
 	op_send(op, &m);
 }
 
@@ -479,12 +790,22 @@ static void send_create(fuse_req_t req, uint16_t opcode, fuse_ino_t parent,
 
 	if (name_too_long(req, name))
 		return;
+	if (from_replay(req)) {
+		if (opcode == FSB_OP_MKDIR)
+			mode = S_IFDIR | (mode & 07777);
+		else if (opcode == FSB_OP_CREATE)
+			mode = S_IFREG | (mode & 07777);
+		replay_create(req, fs_of(req), parent, name, mode, fi);
+		return;
+	}
+	if (ghost_gone(req, parent, 0))
+		return;
 	op = op_new(fs_of(req), req, newentry_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	op->parent = parent;
+	op_name(op, parent, name);
 	if (fi)
 		op->fi = *fi;
 	msg_init(&m, opcode);
@@ -520,6 +841,12 @@ static void fb_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
+	if (from_replay(req)) {
+		replay_create(req, fs, parent, name, S_IFLNK | 0777, NULL);
+		return;
+	}
+	if (ghost_gone(req, parent, 0))
+		return;
 	/* EPERM is what Linux file systems without symlinks (vfat) say. */
 	if (!(fs->server.caps & FSB_CAP_SYMLINKS)) {
 		fuse_reply_err(req, EPERM);
@@ -530,7 +857,7 @@ static void fb_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	op->parent = parent;
+	op_name(op, parent, name);
 	msg_init(&m, FSB_OP_SYMLINK);
 	m.u.symlink.parent = parent;
 	m.u.symlink.name = str_of(name);
@@ -547,6 +874,8 @@ static void fb_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 
 	if (name_too_long(req, newname))
 		return;
+	if (ghost_gone(req, ino, newparent))
+		return;
 	if (!(fs->server.caps & FSB_CAP_HARDLINKS)) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -556,7 +885,7 @@ static void fb_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	op->parent = newparent;
+	op_name(op, newparent, newname);
 	msg_init(&m, FSB_OP_LINK);
 	m.u.link.node = ino;
 	m.u.link.newparent = newparent;
@@ -572,8 +901,10 @@ static void remove_done(struct fb_call *call, const struct fsb_msg *rep, int err
 	struct fb_op *op = op_of(call);
 	int e = rep_errno(rep, err);
 
-	if (!e)
+	if (!e) {
 		fb_nodes_set_attr(&op->fs->nodes, op->parent, &rep->u.dir_rep.dir_attr);
+		fb_dents_remove(&op->fs->dents, op->parent, op->name, strlen(op->name));
+	}
 	fuse_reply_err(op->req, e);
 }
 
@@ -585,12 +916,20 @@ static void send_remove(fuse_req_t req, uint16_t opcode, fuse_ino_t parent,
 
 	if (name_too_long(req, name))
 		return;
+	if (from_replay(req)) {
+		/* Done on the server already: the kernel drops the name. */
+		fb_dents_remove(&fs_of(req)->dents, parent, name, strlen(name));
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (ghost_gone(req, parent, 0))
+		return;
 	op = op_new(fs_of(req), req, remove_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	op->parent = parent;
+	op_name(op, parent, name);
 	msg_init(&m, opcode);
 	m.u.name.parent = parent;
 	m.u.name.name = str_of(name);
@@ -616,6 +955,8 @@ static void rename_done(struct fb_call *call, const struct fsb_msg *rep, int err
 	if (!e) {
 		fb_nodes_set_attr(&op->fs->nodes, op->parent, &rep->u.rename_rep.olddir_attr);
 		fb_nodes_set_attr(&op->fs->nodes, op->node, &rep->u.rename_rep.newdir_attr);
+		fb_dents_rename(&op->fs->dents, op->parent, op->name, strlen(op->name), op->node,
+		                op->name2, strlen(op->name2), !!(op->rflags & RENAME_EXCHANGE));
 	}
 	fuse_reply_err(op->req, e);
 }
@@ -629,6 +970,14 @@ static void fb_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uint32_t wflags = 0;
 
 	if (name_too_long(req, name) || name_too_long(req, newname))
+		return;
+	if (from_replay(req)) {
+		fb_dents_rename(&fs->dents, parent, name, strlen(name), newparent, newname,
+		                strlen(newname), !!(flags & RENAME_EXCHANGE));
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (ghost_gone(req, parent, newparent))
 		return;
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		fuse_reply_err(req, EINVAL);    /* RENAME_WHITEOUT and friends */
@@ -653,8 +1002,10 @@ static void fb_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	op->parent = parent;
+	op_name(op, parent, name);
+	snprintf(op->name2, sizeof(op->name2), "%s", newname);
 	op->node = newparent;
+	op->rflags = flags;
 	msg_init(&m, FSB_OP_RENAME);
 	m.u.rename.olddir = parent;
 	m.u.rename.oldname = str_of(name);
@@ -742,17 +1093,33 @@ static void open_done(struct fb_call *call, const struct fsb_msg *rep, int err)
 		op->fi.cache_readdir = fs->cache.cache_dir;
 	} else {
 		op->fi.direct_io = fs->cache.direct_io;
+		if (is_writable(op->fi.flags))
+			fb_nodes_writers_add(&fs->nodes, op->node, 1);
 	}
-	if (fuse_reply_open(op->req, &op->fi) < 0)
+	if (fuse_reply_open(op->req, &op->fi) < 0) {
+		if (!op->plus && is_writable(op->fi.flags))
+			fb_nodes_writers_add(&fs->nodes, op->node, -1);
 		release_orphan_fh(fs, r->fh);
+	}
 }
 
 static void send_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int dir)
 {
 	struct fb_fs *fs = fs_of(req);
-	struct fb_op *op = op_new(fs, req, open_done);
+	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (!dir && from_replay(req)) {
+		/* The replay of a content change opens, truncates, closes;
+		 * nothing of it reaches the server. */
+		fi->fh = FB_REPLAY_FH;
+		fi->keep_cache = 0;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	if (ghost_gone(req, ino, 0))
+		return;
+	op = op_new(fs, req, open_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -813,9 +1180,14 @@ static void fb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
 	struct fb_fs *fs = fs_of(req);
-	struct fb_op *op = op_new(fs, req, read_done);
+	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (fi->fh == FB_REPLAY_FH) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	op = op_new(fs, req, read_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -856,6 +1228,15 @@ static void fb_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct fb_op *op;
 	struct fsb_msg m;
 
+	/* The replay never writes, and the event thread does not replay
+	 * into a file that has writers (whose dirty pages the kernel could
+	 * flush through any writable handle); so this cannot happen. */
+	if (fi->fh == FB_REPLAY_FH) {
+		fb_warn("write through a replay handle of node %llu refused",
+		        (unsigned long long)ino);
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	/* max_write is max_io, so the kernel never sends more. */
 	if (size > fs->server.max_io) {
 		fuse_reply_err(req, EINVAL);
@@ -890,9 +1271,14 @@ static void fh_done(struct fb_call *call, const struct fsb_msg *rep, int err)
 
 static void send_fh(fuse_req_t req, uint16_t opcode, uint64_t fh, uint32_t flags)
 {
-	struct fb_op *op = op_new(fs_of(req), req, fh_done);
+	struct fb_op *op;
 	struct fsb_msg m;
 
+	if (fh == FB_REPLAY_FH) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	op = op_new(fs_of(req), req, fh_done);
 	if (!op) {
 		fuse_reply_err(req, opcode == FSB_OP_RELEASE ? 0 : ENOMEM);
 		return;
@@ -910,6 +1296,8 @@ static void fb_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void fb_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (fi->fh != FB_REPLAY_FH && is_writable(fi->flags))
+		fb_nodes_writers_add(&fs_of(req)->nodes, ino, -1);
 	send_fh(req, FSB_OP_RELEASE, fi->fh, 0);
 }
 
@@ -1045,10 +1433,15 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 			fb_conn_forget(fs->conn, r->ents[i].entry.node, 1);
 
 	if (op->plus) {
-		for (i = 0; i < handed; i++)
-			if (fb_nodes_ref(&fs->nodes, &r->ents[i].entry) < 0)
+		for (i = 0; i < handed; i++) {
+			const struct fsb_dirent *d = &r->ents[i];
+
+			if (fb_nodes_ref(&fs->nodes, &d->entry) < 0)
 				fb_warn("out of memory: node %llu not tracked",
-				        (unsigned long long)r->ents[i].entry.node);
+				        (unsigned long long)d->entry.node);
+			fb_dents_add(&fs->dents, op->node, d->name.ptr, d->name.len,
+			             d->entry.node);
+		}
 	}
 	if (fuse_reply_buf(op->req, buf, pos) < 0 && op->plus) {
 		for (i = 0; i < handed; i++)

@@ -20,6 +20,7 @@
 #include <fuse_lowlevel.h>
 
 #include "conn.h"
+#include "dents.h"
 #include "events.h"
 #include "nodes.h"
 #include "options.h"
@@ -29,6 +30,7 @@
 struct fb_fs {
 	struct fb_conn *conn;
 	struct fb_nodes nodes;
+	struct fb_dents dents;          /* the names the kernel knows */
 	struct fb_cache_policy cache;
 	struct fb_server server;
 	struct fb_events events;

@@ -10,6 +10,7 @@ fsbridge_fsbridge_SOURCES = \
 	fsbridge/conn.c fsbridge/conn.h \
 	fsbridge/fuse_ops.c fsbridge/fuse_ops.h \
 	fsbridge/nodes.c fsbridge/nodes.h \
+	fsbridge/dents.c fsbridge/dents.h \
 	fsbridge/events.c fsbridge/events.h \
 	fsbridge/localserver.c fsbridge/localserver.h \
 	fsbridge/log.c fsbridge/log.h

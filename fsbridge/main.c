@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fsb_proto.h"
 #include "log.h"
@@ -31,6 +32,7 @@ static const char usage_main[] =
 	"  mount    mount an export:        fsbridge mount --server ADDR EXPORT MOUNTPOINT\n"
 	"           or a local directory:   fsbridge mount --local DIR MOUNTPOINT\n"
 	"  umount   unmount:                fsbridge umount MOUNTPOINT\n"
+	"  stats    change-event counters:  fsbridge stats MOUNTPOINT\n"
 	"\n"
 	"  fsbridge <command> --help   explains a command\n"
 	"  fsbridge --version\n";
@@ -53,13 +55,19 @@ static const char usage_mount[] =
 	"                       relying on the server's change events;\n"
 	"                     strict: 1 s timeouts, no cache kept across opens;\n"
 	"                     none: direct I/O, nothing cached (debugging)\n"
+	"  --events=MODE      what changes made behind the mount do:\n"
+	"                     replay (default): raise the same inotify/fanotify\n"
+	"                       events a local change would, for every watcher\n"
+	"                       (containers included), and keep the cache exact;\n"
+	"                     invalidate: keep the cache exact, raise no events;\n"
+	"                     off: ignore them (use with --cache=strict or none)\n"
 	"  --local            EXPORT is a local directory: start a private winside\n"
 	"                     for it (on a private socket, with a random token); it\n"
 	"                     stops when the mount goes away. winside is taken from\n"
 	"                     $FSBRIDGE_WINSIDE, next to this program, or PATH\n"
 	"  -o OPTS            comma-separated mount options: allow_other (needed for\n"
 	"                     containers to use the mount), ro, noexec, nosuid, ...;\n"
-	"                     also server=, token_file=, cache= as above\n"
+	"                     also server=, token_file=, cache=, events= as above\n"
 	"  -f, --foreground   stay in the foreground, log to stderr\n"
 	"  -d, --debug        foreground, and log every request\n"
 	"  -h, --help         this text\n"
@@ -132,11 +140,12 @@ static int apply_o(struct fb_mount_opts *o, const char *list)
 
 static int cmd_mount(int argc, char **argv)
 {
-	enum { OPT_SERVER = 256, OPT_TOKEN, OPT_CACHE, OPT_LOCAL, OPT_VERSION };
+	enum { OPT_SERVER = 256, OPT_TOKEN, OPT_CACHE, OPT_EVENTS, OPT_LOCAL, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, OPT_SERVER },
 		{ "token-file", required_argument, NULL, OPT_TOKEN },
 		{ "cache", required_argument, NULL, OPT_CACHE },
+		{ "events", required_argument, NULL, OPT_EVENTS },
 		{ "local", no_argument, NULL, OPT_LOCAL },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
@@ -165,6 +174,15 @@ static int cmd_mount(int argc, char **argv)
 				rc = 2;
 			}
 			break;
+		case OPT_EVENTS: {
+			char err[128];
+
+			if (fb_events_mode_check(optarg, &o.events, err, sizeof(err)) < 0) {
+				fb_err("%s", err);
+				rc = 2;
+			}
+			break;
+		}
 		case OPT_LOCAL:
 			o.local = 1;
 			break;
@@ -240,6 +258,45 @@ static int cmd_umount(int argc, char **argv)
 		return 2;
 	}
 	return fb_umount_run(argv[optind], lazy);
+}
+
+static const char usage_stats[] =
+	"usage: fsbridge stats MOUNTPOINT\n"
+	"\n"
+	"Print the change-event counters of the daemon serving MOUNTPOINT: events\n"
+	"received from the server (by kind), replayed through the mount, used only\n"
+	"to invalidate the cache, echoes of the mount's own changes suppressed,\n"
+	"skipped because nothing under them was cached, failed replays, and\n"
+	"rescans after lost events.\n";
+
+static int cmd_stats(int argc, char **argv)
+{
+	char path[4096], line[4200];
+	struct stat st;
+	FILE *f;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(usage_stats, stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "fsbridge: MOUNTPOINT is required\n\n%s", usage_stats);
+		return 2;
+	}
+	if (stat(argv[1], &st) < 0) {
+		fb_err("%s: %s", argv[1], strerror(errno));
+		return 1;
+	}
+	if (fb_events_stats_path(path, sizeof(path), (unsigned long long)st.st_dev) < 0 ||
+	    !(f = fopen(path, "re"))) {
+		fb_err("%s: no fsbridge daemon with change events serves it (no %s)", argv[1],
+		       path);
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stdout);
+	fclose(f);
+	return 0;
 }
 
 /* mount(8) runs: helper SPEC DIR [-sfnv] [-N ns] [-o OPTS] [-t TYPE]. */
@@ -322,6 +379,8 @@ int main(int argc, char **argv)
 		return cmd_mount(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "umount") || !strcmp(argv[1], "unmount"))
 		return cmd_umount(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stats"))
+		return cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		fputs(usage_main, stdout);
 		return 0;

@@ -125,6 +125,7 @@ int fb_mount_run(struct fb_mount_opts *o)
 	struct fuse_session *se = NULL;
 	struct fb_fs fs;
 	int fd, is_tcp = 0, rc, status = 1, have_local = 0;
+	uint64_t caps;
 
 	/* A server that vanished must be a write error, not a dead daemon;
 	 * libuv does not use MSG_NOSIGNAL for stream sockets. */
@@ -191,7 +192,11 @@ int fb_mount_run(struct fb_mount_opts *o)
 		token = local.token;
 	}
 
-	fd = fb_session_open(server, token, export_path, &fs.server, &is_tcp, err, sizeof(err));
+	caps = FB_CLIENT_CAPS;
+	if (o->events == FB_EVENTS_OFF)
+		caps &= ~(uint64_t)FSB_CAP_EVENTS;
+	fd = fb_session_open(server, token, export_path, caps, &fs.server, &is_tcp, err,
+	                     sizeof(err));
 	if (fd < 0) {
 		fb_err("%s", err);
 		goto out_local;
@@ -200,8 +205,22 @@ int fb_mount_run(struct fb_mount_opts *o)
 	       fs.server.max_io, (unsigned long long)fs.server.caps);
 
 	fb_cache_policy_init(&fs.cache, o->cache);
-	fb_events_init(&fs.events);
-	if (fb_nodes_init(&fs.nodes) < 0 || fb_nodes_ref(&fs.nodes, &fs.server.root) < 0) {
+	if (o->events != FB_EVENTS_OFF && !(fs.server.caps & FSB_CAP_EVENTS)) {
+		fb_warn("%s sends no change events: changes made behind the mount reach no "
+		        "watcher%s", fs.server.name[0] ? fs.server.name : "the server",
+		        o->cache == FB_CACHE_COHERENT ? ", and stay hidden behind the cache "
+		                                        "(consider --cache=strict)" : "");
+	} else if (o->events == FB_EVENTS_OFF && o->cache == FB_CACHE_COHERENT) {
+		fb_warn("--events=off with --cache=coherent: changes made behind the mount stay "
+		        "hidden behind the cache (consider --cache=strict)");
+	}
+	if (fb_events_init(&fs.events, o->events) < 0) {
+		fb_err("out of memory");
+		close(fd);
+		goto out_local;
+	}
+	if (fb_nodes_init(&fs.nodes) < 0 || fb_dents_init(&fs.dents) < 0 ||
+	    fb_nodes_ref(&fs.nodes, &fs.server.root) < 0) {
 		fb_err("out of memory");
 		close(fd);
 		goto out_nodes;
@@ -242,25 +261,35 @@ int fb_mount_run(struct fb_mount_opts *o)
 	/* From here on errors no longer reach the terminal: the mount is up. */
 	if (!o->foreground)
 		fb_daemon_ready();
-	fb_info("mounted %s on %s (%s at %s, cache=%s)", o->export_path, mp,
+	fb_info("mounted %s on %s (%s at %s, cache=%s, events=%s)", o->export_path, mp,
 	        fs.server.name[0] ? fs.server.name : "winside", o->local ? "private" : server,
-	        fb_cache_mode_name(o->cache));
+	        fb_cache_mode_name(o->cache), fb_events_mode_name(o->events));
 
 	rc = fb_conn_start(fs.conn);
 	if (rc < 0) {
 		fb_err("cannot start the connection thread: %s", strerror(-rc));
 		goto out_unmount;
 	}
+	rc = fb_events_start(&fs, se, mp);
+	if (rc < 0) {
+		fb_err("cannot start the event thread: %s", strerror(-rc));
+		fb_conn_stop(fs.conn);
+		goto out_unmount;
+	}
 	rc = fuse_session_loop_mt(se, &loop_cfg);
 	status = rc < 0 ? 1 : 0;
 	if (rc < 0)
 		fb_err("FUSE session ended with an error: %s", strerror(-rc));
+	fb_events_stop(&fs.events);
 	fb_conn_stop(fs.conn);
 	fb_events_log_summary(&fs.events);
 	fb_info("unmounting %s", mp);
 
 out_unmount:
+	/* Closing the session aborts whatever the event thread still waits
+	 * for on the mount, so it can be joined after this. */
 	fuse_session_unmount(se);
+	fb_events_join(&fs.events);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
@@ -270,6 +299,8 @@ out_args:
 out_conn:
 	fb_conn_free(fs.conn);
 out_nodes:
+	fb_events_release(&fs.events);
+	fb_dents_release(&fs.dents);
 	fb_nodes_release(&fs.nodes);
 out_local:
 	if (have_local)

@@ -12,6 +12,8 @@ struct fb_node {
 	struct fb_node *next;
 	uint64_t id;
 	uint64_t nlookup;
+	uint64_t local;         /* of nlookup, references the server never gave */
+	uint32_t writers;       /* writable opens */
 	uint64_t gen;
 	struct fsb_attr attr;
 };
@@ -123,25 +125,99 @@ out_unlock:
 	return err;
 }
 
-uint64_t fb_nodes_unref(struct fb_nodes *t, uint64_t id, uint64_t n)
+int fb_nodes_ref_local(struct fb_nodes *t, uint64_t id, struct fsb_entry *e)
+{
+	struct fb_node *n;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&t->lock);
+	n = *node_slot(t, id);
+	if (n) {
+		n->nlookup++;
+		n->local++;
+		e->node = n->id;
+		e->gen = n->gen;
+		e->attr = n->attr;
+		err = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return err;
+}
+
+uint64_t fb_nodes_unref(struct fb_nodes *t, uint64_t id, uint64_t n, uint64_t *to_server,
+                        int *gone)
 {
 	struct fb_node **slot, *node;
-	uint64_t dropped = 0;
+	uint64_t dropped = 0, server = 0;
 
 	pthread_mutex_lock(&t->lock);
 	slot = node_slot(t, id);
 	node = *slot;
+	*gone = 0;
 	if (node) {
 		dropped = n < node->nlookup ? n : node->nlookup;
+		/* References are interchangeable: forward to the server as
+		 * many as it gave, keep the local ones for last. */
+		server = node->nlookup - node->local;
+		if (server > dropped)
+			server = dropped;
+		node->local -= dropped - server;
 		node->nlookup -= dropped;
 		if (node->nlookup == 0) {
 			*slot = node->next;
 			t->count--;
 			free(node);
+			*gone = 1;
+		}
+	} else {
+		/* Unknown to the table: the server's count is all there is. */
+		server = n;
+	}
+	pthread_mutex_unlock(&t->lock);
+	*to_server = server;
+	return dropped;
+}
+
+void fb_nodes_unref_local(struct fb_nodes *t, uint64_t id)
+{
+	struct fb_node **slot, *n;
+
+	pthread_mutex_lock(&t->lock);
+	slot = node_slot(t, id);
+	n = *slot;
+	if (n && n->local) {
+		n->local--;
+		if (--n->nlookup == 0) {
+			*slot = n->next;
+			t->count--;
+			free(n);
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
-	return dropped;
+}
+
+void fb_nodes_writers_add(struct fb_nodes *t, uint64_t id, int delta)
+{
+	struct fb_node *n;
+
+	pthread_mutex_lock(&t->lock);
+	n = *node_slot(t, id);
+	if (n && (delta > 0 || n->writers > 0))
+		n->writers += (uint32_t)delta;
+	pthread_mutex_unlock(&t->lock);
+}
+
+uint32_t fb_nodes_writers(struct fb_nodes *t, uint64_t id)
+{
+	struct fb_node *n;
+	uint32_t w = 0;
+
+	pthread_mutex_lock(&t->lock);
+	n = *node_slot(t, id);
+	if (n)
+		w = n->writers;
+	pthread_mutex_unlock(&t->lock);
+	return w;
 }
 
 void fb_nodes_set_attr(struct fb_nodes *t, uint64_t id, const struct fsb_attr *a)

@@ -38,10 +38,26 @@ void fb_nodes_release(struct fb_nodes *t);
  * Returns 0 or -ENOMEM (then nothing changed). */
 int fb_nodes_ref(struct fb_nodes *t, const struct fsb_entry *e);
 
+/* One more lookup reference on a known node that the daemon hands out
+ * itself, without a server reference behind it (an answer from the event
+ * record). Fills e with the node's id, generation and cached attributes.
+ * 0, or -ENOENT if the node is unknown. */
+int fb_nodes_ref_local(struct fb_nodes *t, uint64_t id, struct fsb_entry *e);
+
 /* Drop up to n references on id. Returns the number actually held (less
- * than n means the kernel and the table disagree). The node leaves the
- * table when its count reaches 0. */
-uint64_t fb_nodes_unref(struct fb_nodes *t, uint64_t id, uint64_t n);
+ * than n means the kernel and the table disagree); *to_server is how many
+ * of them the server must be told to forget, *gone is 1 when the node left
+ * the table (its count reached 0). */
+uint64_t fb_nodes_unref(struct fb_nodes *t, uint64_t id, uint64_t n, uint64_t *to_server,
+                        int *gone);
+
+/* Undo one fb_nodes_ref_local() whose entry never reached the kernel. */
+void fb_nodes_unref_local(struct fb_nodes *t, uint64_t id);
+
+/* Open files that may hold dirty pages: writable opens not yet released.
+ * delta is +1 or -1. */
+void fb_nodes_writers_add(struct fb_nodes *t, uint64_t id, int delta);
+uint32_t fb_nodes_writers(struct fb_nodes *t, uint64_t id);
 
 /* Replace the cached attributes of a known node (no-op if unknown). */
 void fb_nodes_set_attr(struct fb_nodes *t, uint64_t id, const struct fsb_attr *a);

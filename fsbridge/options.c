@@ -65,6 +65,7 @@ void fb_mount_opts_init(struct fb_mount_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->cache = FB_CACHE_COHERENT;
+	o->events = FB_EVENTS_REPLAY;
 }
 
 void fb_mount_opts_release(struct fb_mount_opts *o)
@@ -75,6 +76,14 @@ void fb_mount_opts_release(struct fb_mount_opts *o)
 	free(o->token_file);
 	free(o->fuse_opts);
 	fb_mount_opts_init(o);
+}
+
+int fb_events_mode_check(const char *s, enum fb_events_mode *out, char *err, size_t errlen)
+{
+	if (fb_events_mode_parse(s, out) == 0)
+		return 0;
+	snprintf(err, errlen, "unknown events mode '%s' (use replay, invalidate or off)", s);
+	return -EINVAL;
 }
 
 int fb_strset(char **slot, const char *s)
@@ -143,7 +152,8 @@ static int parse_one(struct fb_mount_opts *o, const char *opt, size_t len, char 
 	if (len == 0 || is_mount_only(opt, len))
 		return 0;
 	if (key_is(opt, len, "server", &v) || key_is(opt, len, "token_file", &v) ||
-	    key_is(opt, len, "token-file", &v) || key_is(opt, len, "cache", &v)) {
+	    key_is(opt, len, "token-file", &v) || key_is(opt, len, "cache", &v) ||
+	    key_is(opt, len, "events", &v)) {
 		size_t vlen = len - (size_t)(v - opt);
 
 		if (vlen >= sizeof(val)) {
@@ -156,6 +166,8 @@ static int parse_one(struct fb_mount_opts *o, const char *opt, size_t len, char 
 			return fb_strset(&o->server, val);
 		if (opt[0] == 't')
 			return fb_strset(&o->token_file, val);
+		if (opt[0] == 'e')
+			return fb_events_mode_check(val, &o->events, err, errlen);
 		if (fb_cache_mode_parse(val, &o->cache) < 0) {
 			snprintf(err, errlen,
 			         "unknown cache mode '%s' (use coherent, strict or none)", val);

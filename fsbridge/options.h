@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "events.h"
+
 enum fb_cache_mode {
 	FB_CACHE_COHERENT,      /* cache long, rely on change events */
 	FB_CACHE_STRICT,        /* short timeouts, no cache kept across opens */
@@ -36,6 +38,7 @@ struct fb_mount_opts {
 	char *server;               /* NULL: $FSBRIDGE_SERVER */
 	char *token_file;           /* NULL: the default token path */
 	enum fb_cache_mode cache;
+	enum fb_events_mode events;
 	int local;                  /* serve export_path with a private winside */
 	int foreground;
 	int debug;
@@ -51,6 +54,9 @@ void fb_mount_opts_release(struct fb_mount_opts *o);
  * a sentence in err. */
 int fb_mount_opts_parse_o(struct fb_mount_opts *o, const char *list, char *err,
                           size_t errlen);
+
+/* Parse an events mode; -EINVAL with a sentence in err. */
+int fb_events_mode_check(const char *s, enum fb_events_mode *out, char *err, size_t errlen);
 
 /* Replace *slot with a copy of s. Returns 0 or -ENOMEM. */
 int fb_strset(char **slot, const char *s);

@@ -85,7 +85,7 @@ static int hello_check(const struct fsb_hello_rep *h, const char *addr, char *er
 	return 0;
 }
 
-int fb_session_open(const char *addr, const char *token, const char *export_path,
+int fb_session_open(const char *addr, const char *token, const char *export_path, uint64_t caps,
                     struct fb_server *out, int *is_tcp, char *err, size_t errlen)
 {
 	struct fsb_addr a;
@@ -116,7 +116,7 @@ int fb_session_open(const char *addr, const char *token, const char *export_path
 	m.op = FSB_OP_HELLO;
 	m.id = 1;
 	m.u.hello_req.version = FSB_PROTO_VERSION;
-	m.u.hello_req.caps = FB_CLIENT_CAPS;
+	m.u.hello_req.caps = caps;
 	m.u.hello_req.token.ptr = token;
 	m.u.hello_req.token.len = (uint32_t)strlen(token);
 	m.u.hello_req.export_path.ptr = export_path;

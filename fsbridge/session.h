@@ -26,11 +26,11 @@ struct fb_server {
 
 /*
  * Connect to `addr` (unix:/tcp:/vsock: text) and say HELLO with `token`
- * for `export_path`. Returns the connected socket (blocking, no timeouts
+ * for `export_path`, asking for `caps` (FB_CLIENT_CAPS, or fewer). Returns the connected socket (blocking, no timeouts
  * left set) with *out filled and *is_tcp set, or a negative errno with a
  * sentence in err.
  */
-int fb_session_open(const char *addr, const char *token, const char *export_path,
+int fb_session_open(const char *addr, const char *token, const char *export_path, uint64_t caps,
                     struct fb_server *out, int *is_tcp, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,72 @@
+/*
+ * dents.h - the names the kernel knows: (parent node, name) -> child node.
+ *
+ * Change events name paths; the kernel caches nodes. To find what a path
+ * means in the kernel's cache, the client mirrors every name it handed to
+ * the kernel (LOOKUP, CREATE/MKDIR/MKNOD/SYMLINK/LINK and READDIRPLUS
+ * entries), follows unlink/rmdir/rename, and drops a node's names when the
+ * kernel forgets the node. A path whose parent does not resolve here is
+ * not in the kernel's cache at all, so nothing can be watching it: the
+ * kernel's dentries always hang off cached parents.
+ *
+ * The map may hold names the kernel has since dropped by itself (memory
+ * pressure, revalidation); those point at nodes that are still alive, and
+ * acting on them costs at most one needless invalidation.
+ *
+ * All functions take the map's lock internally.
+ */
+#ifndef FB_DENTS_H
+#define FB_DENTS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fb_dent;
+
+struct fb_dents {
+	pthread_mutex_t lock;
+	struct fb_dent **by_name;       /* hash of (parent, name) */
+	struct fb_dent **by_child;      /* hash of child: the names of a node */
+	size_t nbuckets;                /* power of two, both tables */
+	size_t count;
+};
+
+int fb_dents_init(struct fb_dents *d);
+void fb_dents_release(struct fb_dents *d);
+
+/* Record that `name` in `parent` is `child`, replacing what it was. Best
+ * effort: a failed allocation only loses the record (-ENOMEM). */
+int fb_dents_add(struct fb_dents *d, uint64_t parent, const char *name, size_t len,
+                 uint64_t child);
+/* Forget `name` in `parent`; returns the child it named, or 0. */
+uint64_t fb_dents_remove(struct fb_dents *d, uint64_t parent, const char *name, size_t len);
+/* The child `name` names in `parent`, or 0. */
+uint64_t fb_dents_get(struct fb_dents *d, uint64_t parent, const char *name, size_t len);
+/* A rename: the old name's child now has the new name (replacing any child
+ * the new name had); with `exchange`, the two children swap names. */
+void fb_dents_rename(struct fb_dents *d, uint64_t oldparent, const char *oldname,
+                     size_t oldlen, uint64_t newparent, const char *newname, size_t newlen,
+                     int exchange);
+/* The kernel forgot `child`: drop every name of it. */
+void fb_dents_forget_child(struct fb_dents *d, uint64_t child);
+
+/*
+ * Resolve the '/'-separated `path` (relative to the root node 1, "" is the
+ * root itself) through the map. On success *parent is the directory
+ * holding the last component, *name_off its offset in path, and *child the
+ * node it names (0 if the kernel has no such name). Returns 0, or -ENOENT
+ * if some directory on the way is unknown (then nothing under it is in
+ * the kernel's cache). For "" *parent is 0 and *child 1.
+ */
+int fb_dents_walk(struct fb_dents *d, const char *path, size_t len, uint64_t *parent,
+                  size_t *name_off, uint64_t *child);
+
+/* Call fn for every (parent, name, child) known, under the lock: fn must
+ * not call back into the map. */
+void fb_dents_each(struct fb_dents *d,
+                   void (*fn)(void *arg, uint64_t parent, const char *name, size_t len,
+                              uint64_t child),
+                   void *arg);
+
+#endif
