@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1257,6 +1258,57 @@ static void fb_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	op_send(op, &m);
 }
 
+/* Replies: err. */
+static void fallocate_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	int e = rep_errno(rep, err);
+
+	if (!e)
+		fb_nodes_set_attr(&op->fs->nodes, op->node, &rep->u.attr);
+	fuse_reply_err(op->req, e);
+}
+
+static void fb_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+                         off_t length, struct fuse_file_info *fi)
+{
+	struct fb_fs *fs = fs_of(req);
+	struct fb_op *op;
+	struct fsb_msg m;
+	uint32_t wmode = 0;
+
+	if (!(fs->server.caps & FSB_CAP_FALLOCATE) || fi->fh == FB_REPLAY_FH) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		fuse_reply_err(req, EOPNOTSUPP);       /* collapse/insert range */
+		return;
+	}
+	if (offset < 0 || length <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (mode & FALLOC_FL_KEEP_SIZE)
+		wmode |= FSB_FALLOC_KEEP_SIZE;
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		wmode |= FSB_FALLOC_PUNCH_HOLE;
+	if (mode & FALLOC_FL_ZERO_RANGE)
+		wmode |= FSB_FALLOC_ZERO_RANGE;
+	op = op_new(fs, req, fallocate_done);
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->node = ino;
+	msg_init(&m, FSB_OP_FALLOCATE);
+	m.u.fallocate.fh = fi->fh;
+	m.u.fallocate.offset = (uint64_t)offset;
+	m.u.fallocate.length = (uint64_t)length;
+	m.u.fallocate.mode = wmode;
+	op_send(op, &m);
+}
+
 /* FLUSH, FSYNC, RELEASE of files and directories. Replies: err. */
 static void fh_done(struct fb_call *call, const struct fsb_msg *rep, int err)
 {
@@ -1549,4 +1601,5 @@ const struct fuse_lowlevel_ops fb_fuse_ops = {
 	.fsyncdir = fb_fsyncdir,
 	.statfs = fb_statfs,
 	.create = fb_create,
+	.fallocate = fb_fallocate,
 };

@@ -402,6 +402,30 @@ static void dec_write_req(struct fsb__cursor *c, struct fsb_msg *m)
 	r->size = r->data.len;
 }
 
+static void enc_fallocate_req(struct fsb__wcur *w, const struct fsb_msg *m)
+{
+	const struct fsb_fallocate_req *r = &m->u.fallocate;
+
+	if (r->length == 0 || (r->mode & ~FSB_FALLOC_ALL))
+		fsb__wcur_fail(w, -FSB_EFRAME_VALUE);
+	fsb__put_u64(w, r->fh);
+	fsb__put_u64(w, r->offset);
+	fsb__put_u64(w, r->length);
+	fsb__put_u32(w, r->mode);
+}
+
+static void dec_fallocate_req(struct fsb__cursor *c, struct fsb_msg *m)
+{
+	struct fsb_fallocate_req *r = &m->u.fallocate;
+
+	r->fh = fsb__get_u64(c);
+	r->offset = fsb__get_u64(c);
+	r->length = fsb__get_u64(c);
+	r->mode = fsb__get_u32(c);
+	if (r->length == 0 || (r->mode & ~FSB_FALLOC_ALL))
+		fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
+}
+
 static void enc_fh_req(struct fsb__wcur *w, const struct fsb_msg *m)
 {
 	fsb__put_u64(w, m->u.fh.fh);
@@ -724,6 +748,7 @@ static const struct op_codec op_table[FSB_OP__COUNT] = {
 	[FSB_OP_STATFS] = { enc_node_req, dec_node_req, enc_statfs, dec_statfs, "STATFS" },
 	[FSB_OP_PING] = { enc_ping, dec_ping, enc_ping, dec_ping, "PING" },
 	[FSB_OP_EVENT] = { enc_events, dec_events, NULL, NULL, "EVENT" },
+	[FSB_OP_FALLOCATE] = { enc_fallocate_req, dec_fallocate_req, enc_attr, dec_attr, "FALLOCATE" },
 };
 
 const char *fsb__codec_op_name(unsigned op)

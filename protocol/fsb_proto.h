@@ -7,6 +7,7 @@
  *
  * Changelog
  *   1  initial version: framing, HELLO, node-based ops, EVENT push frames.
+ *      FALLOCATE (25), negotiated by FSB_CAP_FALLOCATE.
  */
 #ifndef FSB_PROTO_H
 #define FSB_PROTO_H
@@ -65,6 +66,7 @@ enum fsb_op {
 	FSB_OP_STATFS = 22,
 	FSB_OP_PING = 23,
 	FSB_OP_EVENT = 24,      /* server push only */
+	FSB_OP_FALLOCATE = 25,  /* only with FSB_CAP_FALLOCATE */
 	FSB_OP__COUNT
 };
 
@@ -145,6 +147,7 @@ enum fsb_cap {
 	FSB_CAP_HARDLINKS = 1u << 4,
 	FSB_CAP_READONLY = 1u << 5,         /* the export is read-only */
 	FSB_CAP_CASE_INSENSITIVE = 1u << 6, /* backend folds case */
+	FSB_CAP_FALLOCATE = 1u << 7,        /* FALLOCATE works */
 };
 
 /* File type and permission bits: the traditional Unix values on the wire. */
@@ -193,6 +196,14 @@ enum fsb_rename_flag {
 enum fsb_fsync_flag {
 	FSB_FSYNC_DATASYNC = 1u << 0,
 };
+
+/* FALLOCATE modes; 0 allocates and may grow the file. */
+enum fsb_falloc_flag {
+	FSB_FALLOC_KEEP_SIZE = 1u << 0,     /* never change the size */
+	FSB_FALLOC_PUNCH_HOLE = 1u << 1,    /* deallocate; needs KEEP_SIZE */
+	FSB_FALLOC_ZERO_RANGE = 1u << 2,    /* zero the range */
+};
+#define FSB_FALLOC_ALL 7u
 
 enum fsb_event_kind {
 	FSB_EV_CREATED = 1,
@@ -401,6 +412,13 @@ struct fsb_fh_req {             /* FLUSH, FSYNC, RELEASE */
 	uint32_t flags;              /* FSYNC: enum fsb_fsync_flag */
 };
 
+struct fsb_fallocate_req {      /* FALLOCATE; reply: attr */
+	uint64_t fh;
+	uint64_t offset;
+	uint64_t length;             /* > 0 */
+	uint32_t mode;               /* enum fsb_falloc_flag */
+};
+
 struct fsb_rename_req {
 	uint64_t olddir;
 	struct fsb_str oldname;
@@ -487,6 +505,7 @@ struct fsb_msg {
 		struct fsb_read_rep read_rep;
 		struct fsb_write_rep write_rep;
 		struct fsb_fh_req fh;
+		struct fsb_fallocate_req fallocate;
 		struct fsb_rename_req rename;
 		struct fsb_rename_rep rename_rep;
 		struct fsb_symlink_req symlink;

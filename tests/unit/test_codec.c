@@ -202,6 +202,12 @@ static void make_request(unsigned op, struct fsb_msg *m)
 		m->u.fh.fh = 16;
 		m->u.fh.flags = op == FSB_OP_FSYNC ? FSB_FSYNC_DATASYNC : 0;
 		break;
+	case FSB_OP_FALLOCATE:
+		m->u.fallocate.fh = 26;
+		m->u.fallocate.offset = 5ull << 32;
+		m->u.fallocate.length = 1ull << 20;
+		m->u.fallocate.mode = FSB_FALLOC_KEEP_SIZE | FSB_FALLOC_PUNCH_HOLE;
+		break;
 	case FSB_OP_RENAME:
 		m->u.rename.olddir = 17;
 		m->u.rename.oldname = str_of("before");
@@ -248,6 +254,7 @@ static void make_reply(unsigned op, struct fsb_msg *m)
 		break;
 	case FSB_OP_GETATTR:
 	case FSB_OP_SETATTR:
+	case FSB_OP_FALLOCATE:
 		fill_attr(&m->u.attr, 3);
 		break;
 	case FSB_OP_READDIRPLUS:
@@ -454,6 +461,12 @@ static void assert_request_eq(const struct fsb_msg *a, const struct fsb_msg *b)
 		assert_int_equal(a->u.fh.fh, b->u.fh.fh);
 		assert_int_equal(a->u.fh.flags, b->u.fh.flags);
 		break;
+	case FSB_OP_FALLOCATE:
+		assert_int_equal(a->u.fallocate.fh, b->u.fallocate.fh);
+		assert_int_equal(a->u.fallocate.offset, b->u.fallocate.offset);
+		assert_int_equal(a->u.fallocate.length, b->u.fallocate.length);
+		assert_int_equal(a->u.fallocate.mode, b->u.fallocate.mode);
+		break;
 	case FSB_OP_RENAME:
 		assert_int_equal(a->u.rename.olddir, b->u.rename.olddir);
 		assert_str_eq(a->u.rename.oldname, b->u.rename.oldname);
@@ -498,6 +511,7 @@ static void assert_reply_eq(const struct fsb_msg *a, const struct fsb_msg *b)
 		break;
 	case FSB_OP_GETATTR:
 	case FSB_OP_SETATTR:
+	case FSB_OP_FALLOCATE:
 		assert_attr_eq(&a->u.attr, &b->u.attr);
 		break;
 	case FSB_OP_READDIRPLUS:
@@ -1594,6 +1608,18 @@ static void test_value_limits(void **state)
 	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
 	raw_begin(&r, FSB_OP_READ, FSB_F_REPLY, 0, 1);
 	raw_run(&r, FSB_MAX_IO + 1, 0xab);
+	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
+	raw_begin(&r, FSB_OP_FALLOCATE, 0, 0, 1);       /* empty range */
+	raw_u64(&r, 1);
+	raw_u64(&r, 0);
+	raw_u64(&r, 0);
+	raw_u32(&r, 0);
+	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
+	raw_begin(&r, FSB_OP_FALLOCATE, 0, 0, 1);       /* undefined mode bit */
+	raw_u64(&r, 1);
+	raw_u64(&r, 0);
+	raw_u64(&r, 4096);
+	raw_u32(&r, FSB_FALLOC_ALL + 1);
 	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
 	raw_begin(&r, FSB_OP_GETATTR, FSB_F_REPLY, 0, 1);       /* nsec */
 	raw_attr(&r, 1000000000);
