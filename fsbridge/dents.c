@@ -315,6 +315,43 @@ out_unlock:
 	return err;
 }
 
+int fb_dents_path(struct fb_dents *d, uint64_t node, char *buf, size_t size)
+{
+	size_t pos = size, depth = 0;
+	int err = 0;
+
+	if (size == 0)
+		return -ENAMETOOLONG;
+	buf[--pos] = '\0';
+	pthread_mutex_lock(&d->lock);
+	while (node != 1) {
+		struct fb_dent *e = d->by_child[child_bucket(node, d->nbuckets)];
+
+		while (e && e->child != node)
+			e = e->child_next;
+		/* A cycle cannot come from the kernel's tree; bound the walk
+		 * anyway against a map gone stale. */
+		if (!e || ++depth > FSB_PATH_MAX / 2) {
+			err = -ENOENT;
+			goto out_unlock;
+		}
+		if (pos < (size_t)e->len + (pos < size - 1 ? 1 : 0)) {
+			err = -ENAMETOOLONG;
+			goto out_unlock;
+		}
+		if (pos < size - 1)
+			buf[--pos] = '/';
+		pos -= e->len;
+		memcpy(buf + pos, e->name, e->len);
+		node = e->parent;
+	}
+	memmove(buf, buf + pos, size - pos);
+	err = (int)(size - pos - 1);
+out_unlock:
+	pthread_mutex_unlock(&d->lock);
+	return err;
+}
+
 void fb_dents_each(struct fb_dents *d,
                    void (*fn)(void *arg, uint64_t parent, const char *name, size_t len,
                               uint64_t child),

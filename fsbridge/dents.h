@@ -62,6 +62,11 @@ void fb_dents_forget_child(struct fb_dents *d, uint64_t child);
 int fb_dents_walk(struct fb_dents *d, const char *path, size_t len, uint64_t *parent,
                   size_t *name_off, uint64_t *child);
 
+/* The path of `node` from the root ("" for the root), following the first
+ * name the map has for each directory on the way. Returns its length, or
+ * -ENOENT if the node is not reachable, -ENAMETOOLONG if it does not fit. */
+int fb_dents_path(struct fb_dents *d, uint64_t node, char *buf, size_t size);
+
 /* Call fn for every (parent, name, child) known, under the lock: fn must
  * not call back into the map. */
 void fb_dents_each(struct fb_dents *d,
