@@ -461,12 +461,21 @@ static int replay_create(fuse_req_t req, struct fb_fs *fs, uint64_t parent, cons
 
 /* GETATTR and SETATTR of the replay, and any request on a ghost: the
  * recorded state. */
+/* Whether attributes a describe a later state of the file than b: the
+ * server's change times order them. */
+static int newer(const struct fsb_attr *a, const struct fsb_attr *b)
+{
+	return a->ctime.sec > b->ctime.sec ||
+	       (a->ctime.sec == b->ctime.sec && a->ctime.nsec > b->ctime.nsec);
+}
+
 static int replay_attr(fuse_req_t req, struct fb_fs *fs, uint64_t ino, int setting)
 {
 	struct fb_replay_view v;
 	struct fsb_attr a;
 	struct stat st;
 	double timeout = fs->cache.attr_timeout;
+	int have;
 
 	if (is_ghost(ino)) {
 		if (fb_ghost_attr(&fs->events, ino, &a) < 0) {
@@ -477,12 +486,14 @@ static int replay_attr(fuse_req_t req, struct fb_fs *fs, uint64_t ino, int setti
 	} else if (!setting) {
 		return 0;
 	} else {
-		fb_replay_view_get(&fs->events, &v);
 		/* A replayed truncate or utimensat: the state after the
-		 * change, as the server recorded it. */
-		if (v.kind && (v.flags & FSB_EVF_ATTR)) {
+		 * change, as the server recorded it - unless a reply to one
+		 * of our own requests has told of a later state since. */
+		fb_replay_view_get(&fs->events, &v);
+		have = fb_nodes_get_attr(&fs->nodes, ino, &a) == 0;
+		if (v.kind && (v.flags & FSB_EVF_ATTR) && (!have || !newer(&a, &v.attr))) {
 			a = v.attr;
-		} else if (fb_nodes_get_attr(&fs->nodes, ino, &a) < 0) {
+		} else if (!have) {
 			fuse_reply_err(req, ENOENT);
 			return 1;
 		}
