@@ -352,7 +352,13 @@ static uint32_t created_mode(const struct fb_rev *r)
 	return (r->flags & FSB_EVF_DIR) ? (FSB_S_IFDIR | 0755) : (FSB_S_IFREG | 0644);
 }
 
-static int replay_syscall(struct fb_events *ev, const struct fb_rev *r, const char *path2)
+/* How an ATTRIB is replayed: a change of times alone is what `touch` does
+ * (open for writing, set the times, close: IN_OPEN, IN_ATTRIB,
+ * IN_CLOSE_WRITE); anything else is a chmod or chown (IN_ATTRIB alone). */
+enum { ATTRIB_PLAIN, ATTRIB_TOUCH };
+
+static int replay_syscall(struct fb_events *ev, const struct fb_rev *r, const char *path2,
+                          int how)
 {
 	uint32_t mode = created_mode(r);
 	struct timespec ts[2];
@@ -395,7 +401,14 @@ static int replay_syscall(struct fb_events *ev, const struct fb_rev *r, const ch
 		ts[0].tv_nsec = r->attr.atime.nsec;
 		ts[1].tv_sec = r->attr.mtime.sec;
 		ts[1].tv_nsec = r->attr.mtime.nsec;
-		return utimensat(ev->rootfd, r->path, ts, AT_SYMLINK_NOFOLLOW);
+		if (how != ATTRIB_TOUCH)
+			return utimensat(ev->rootfd, r->path, ts, AT_SYMLINK_NOFOLLOW);
+		fd = openat(ev->rootfd, r->path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		rc = futimens(fd, ts);
+		close(fd);
+		return rc;
 	}
 	errno = EINVAL;
 	return -1;
@@ -406,21 +419,42 @@ static int replay_syscall(struct fb_events *ev, const struct fb_rev *r, const ch
  * state the daemon answers with comes from the record; the parents must be
  * in the kernel's cache.
  */
-static int replay_one(struct fb_events *ev, const struct fb_rev *r, const struct fb_rev *to)
+/* What the daemon last knew of a node, ghost or not. */
+static int known_attr(struct fb_fs *fs, uint64_t node, struct fsb_attr *out)
+{
+	if (!node)
+		return -ENOENT;
+	if (node & FB_GHOST_BIT)
+		return fb_ghost_attr(&fs->events, node, out);
+	return fb_nodes_get_attr(&fs->nodes, node, out);
+}
+
+static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_rev *to)
 {
 	struct fb_fs *fs = ev->fs;
 	uint64_t parent, child, parent2 = 0, child2;
 	size_t off, off2 = 0;
-	int rc;
+	struct fsb_attr known;
+	int rc, how = ATTRIB_PLAIN, have_known;
 
 	if (r->pathlen == 0)
 		return REPLAY_SKIP;     /* the export root itself */
 	if (fb_dents_walk(&fs->dents, r->path, r->pathlen, &parent, &off, &child) < 0)
 		return REPLAY_SKIP;
+	have_known = known_attr(fs, child, &known) == 0;
+	if ((r->kind == FSB_EV_MODIFIED || r->kind == FSB_EV_ATTRIB) &&
+	    !(r->flags & FSB_EVF_ATTR)) {
+		/* Gone again before the server looked: the kernel's own
+		 * idea of the file is all there is to replay it with. */
+		if (!have_known)
+			return REPLAY_SKIP;
+		r->attr = known;
+		r->flags |= FSB_EVF_ATTR;
+	}
 	switch (r->kind) {
 	case FSB_EV_MODIFIED:
-		if (!(r->flags & FSB_EVF_ATTR) || !S_ISREG(r->attr.mode))
-			return REPLAY_SKIP;     /* gone again, or not a file */
+		if (!S_ISREG(r->attr.mode))
+			return REPLAY_SKIP;     /* not a file */
 		/* The kernel may flush a writer's dirty pages through any
 		 * writable handle of the file, the replay's included, which
 		 * has no server handle behind it: leave such files alone. */
@@ -432,8 +466,10 @@ static int replay_one(struct fb_events *ev, const struct fb_rev *r, const struct
 			fuse_lowlevel_notify_inval_inode(ev->se, child, 0, 0);
 		break;
 	case FSB_EV_ATTRIB:
-		if (!(r->flags & FSB_EVF_ATTR))
-			return REPLAY_SKIP;
+		if (have_known && S_ISREG(known.mode) && known.mode == r->attr.mode &&
+		    known.uid == r->attr.uid && known.gid == r->attr.gid &&
+		    fb_nodes_writers(&fs->nodes, child) == 0)
+			how = ATTRIB_TOUCH;
 		break;
 	case FSB_EV_RENAMED_FROM:
 		if (fb_dents_walk(&fs->dents, to->path, to->pathlen, &parent2, &off2, &child2) < 0 ||
@@ -451,7 +487,7 @@ static int replay_one(struct fb_events *ev, const struct fb_rev *r, const struct
 		ev->view.kind = FSB_EV_RENAMED_FROM;
 		pthread_mutex_unlock(&ev->view_lock);
 	}
-	rc = replay_syscall(ev, r, to ? to->path : NULL);
+	rc = replay_syscall(ev, r, to ? to->path : NULL, how);
 	view_clear(ev);
 	if (rc < 0) {
 		fb_dbg("replay of %s '%s' failed: %s", fsb_event_kind_name(r->kind), r->path,
@@ -463,7 +499,7 @@ static int replay_one(struct fb_events *ev, const struct fb_rev *r, const struct
 
 /* A rename of which only one side is in the kernel's cache is, to the
  * watchers there, a creation or a removal. */
-static int replay_rename(struct fb_events *ev, const struct fb_rev *from, struct fb_rev *to)
+static int replay_rename(struct fb_events *ev, struct fb_rev *from, struct fb_rev *to)
 {
 	struct fb_fs *fs = ev->fs;
 	uint64_t p, c;

@@ -378,6 +378,14 @@ static int replay_lookup(fuse_req_t req, struct fb_fs *fs, uint64_t parent, cons
 			break;
 		}
 	}
+	/* A name the replay made up a node for (its dentry times out at
+	 * once, so the kernel asks again) keeps that node. */
+	known = fb_dents_get(&fs->dents, parent, name, strlen(name));
+	if (known && is_ghost(known)) {
+		synth_attr(FSB_S_IFREG | 0644, &a);
+		reply_local_entry(req, fs, parent, name, known, &a, NULL);
+		return 1;
+	}
 	if (is_ghost(parent)) {
 		fuse_reply_err(req, ENOENT);
 		return 1;
