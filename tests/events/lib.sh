@@ -1,0 +1,173 @@
+# tests/events/lib.sh - shared by conformance.sh, clients.sh and
+# bench/events.sh (sourced, not run). Builds on tests/posix/lib.sh, which
+# finds the binaries, makes the scratch tmpfs, mounts fsbridge and cleans up.
+#
+# The "view" is the directory watchers look at: an `fsbridge mount --local`
+# of the backing dir (EVENTS_TARGET=fsbridge, the default; extra mount
+# options in EVENTS_MOUNT_OPTS), or a plain `mount --bind` of it
+# (EVENTS_TARGET=bind). A bind mount shares the backing dir's inodes, so
+# its watchers get exactly the backing dir's events: every check must pass
+# there. That is the harness's self-check, usable before the feature exists.
+#
+# The caller sets EVENTS_LIB_DIR to the folder of this file before sourcing.
+# Every recorder and client started here is stopped, and every bind mount
+# undone, on every way out (before tests/posix/lib.sh's cleanup unmounts).
+
+. "$EVENTS_LIB_DIR/../posix/lib.sh"
+
+TARGET=${EVENTS_TARGET:-fsbridge}
+EVREC=$top_builddir/tests/events/evrec
+MOUNT_OPTS=${EVENTS_MOUNT_OPTS:-}
+watchers=       # recorders and clients we started, all ours to kill
+binds=          # bind mounts made for a self-check view
+view_pid=
+view_log=
+
+# need_target: exit 77 unless the chosen view can be made here.
+need_target() {
+	case $TARGET in
+	fsbridge) need_fuse ;;
+	bind)
+		[ "$(id -u)" = 0 ] || skip "EVENTS_TARGET=bind needs root (mount --bind)"
+		command -v timeout >/dev/null 2>&1 || skip "timeout(1) missing" ;;
+	*)
+		echo "EVENTS_TARGET must be fsbridge or bind, not '$TARGET'"
+		exit 99 ;;
+	esac
+	[ -x "$EVREC" ] || skip "evrec not built ($EVREC)"
+}
+
+# events_tmp NAME: make_tmp, with our own cleanup in front of its cleanup.
+events_tmp() {
+	make_tmp "$1"
+	trap events_cleanup EXIT
+}
+
+stop_watchers() {
+	[ -n "$watchers" ] || return 0
+	# shellcheck disable=SC2086
+	kill -TERM $watchers 2>/dev/null
+	for p in $watchers; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	watchers=
+}
+
+events_cleanup() {
+	rc=$?
+	trap - EXIT INT TERM
+	# Watchers first: a recorder in another mount namespace holds a bind
+	# of the mount, which would keep the FUSE connection alive.
+	stop_watchers
+	for b in $binds; do
+		timeout -k 2 "$STEP" umount "$b" 2>/dev/null ||
+			timeout -k 2 "$STEP" umount -l "$b" 2>/dev/null
+	done
+	binds=
+	(exit $rc)
+	cleanup
+}
+
+# view_up BACKING VIEW: make VIEW show BACKING (see the header).
+view_up() {
+	mkdir -p "$1" "$2"
+	case $TARGET in
+	bind)
+		if ! timeout -k 2 "$STEP" mount --bind "$1" "$2"; then
+			fail "mount --bind $1 $2"
+			return 1
+		fi
+		binds="$binds $2"
+		view_pid= ;;
+	*)
+		view_log=$tmp/daemon-$(basename "$2").log
+		# shellcheck disable=SC2086
+		start_mount "$1" "$2" "$view_log" $MOUNT_OPTS || return 1
+		view_pid=$mount_pid ;;
+	esac
+}
+
+# view_down VIEW: unmount it; for fsbridge, the daemon must exit cleanly.
+view_down() {
+	case $TARGET in
+	bind)
+		timeout -k 2 "$STEP" umount "$1" || fail "umount $1"
+		binds=$(echo " $binds " | sed "s# $1 # #") ;;
+	*)
+		stop_mount "$1" "$view_pid" "$view_log" ;;
+	esac
+}
+
+# wait_line FILE PATTERN SECS [PID]: until FILE has a line matching the
+# extended regexp PATTERN; 1 after SECS seconds or once PID is gone.
+wait_line() {
+	i=0
+	while ! grep -Eq -- "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt $(($3 * 10)) ] && return 1
+		if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+			grep -Eq -- "$2" "$1" 2>/dev/null
+			return
+		fi
+		sleep 0.1
+	done
+}
+
+# rec_start NAME DIR: evrec -t on DIR in the background, its lines in
+# $tmp/NAME.ev; returns once every watch is set.
+rec_start() {
+	"$EVREC" -t "$2" >"$tmp/$1.ev" 2>"$tmp/$1.err" &
+	rec_ready "$1" $!
+}
+
+# rec_start_ns NAME DIR: the same from a new mount namespace that sees DIR
+# through a bind mount of its own, as a container given `-v DIR:/app`
+# does. unshare makes the namespace's mounts private, and the exec keeps
+# one process: killing it ends the namespace and its bind mount.
+rec_start_ns() {
+	mkdir -p "$tmp/$1.view"
+	unshare -m sh -c 'mount --bind "$1" "$2" && exec "$3" -t "$2"' evrec-ns \
+		"$2" "$tmp/$1.view" "$EVREC" >"$tmp/$1.ev" 2>"$tmp/$1.err" &
+	rec_ready "$1" $!
+}
+
+rec_ready() {
+	watchers="$watchers $2"
+	if ! wait_line "$tmp/$1.ev" '^READY$' "$STEP" "$2"; then
+		fail "recorder $1 did not get ready: $(cat "$tmp/$1.err")"
+		return 1
+	fi
+}
+
+# wait_quiet TENTHS MAXSECS FILE...: until the FILEs together have not
+# grown for TENTHS tenths of a second, or MAXSECS have passed.
+wait_quiet() {
+	q=$1
+	max=$(($2 * 10))
+	shift 2
+	last=-1
+	still=0
+	i=0
+	while [ $i -lt $max ] && [ $still -lt "$q" ]; do
+		sleep 0.1
+		i=$((i + 1))
+		now=$(cat "$@" 2>/dev/null | wc -c)
+		if [ "$now" = "$last" ]; then
+			still=$((still + 1))
+		else
+			still=0
+			last=$now
+		fi
+	done
+}
+
+# now_ms: a monotonic-enough wall clock in milliseconds.
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
