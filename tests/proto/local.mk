@@ -4,9 +4,9 @@ if !HOST_MINGW
 PROTO_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol/net $(CMOCKA_CFLAGS)
 
 check_PROGRAMS += tests/proto/test_addr tests/proto/test_token tests/proto/test_net \
-	tests/proto/test_client tests/proto/test_ops
+	tests/proto/test_client tests/proto/test_ops tests/proto/test_events
 TESTS += tests/proto/test_addr tests/proto/test_token tests/proto/test_net \
-	tests/proto/test_client tests/proto/test_ops
+	tests/proto/test_client tests/proto/test_ops tests/proto/test_events
 
 tests_proto_test_addr_SOURCES = tests/proto/test_addr.c
 tests_proto_test_addr_CPPFLAGS = $(PROTO_TEST_CPPFLAGS)
@@ -27,4 +27,9 @@ tests_proto_test_client_LDADD = libfsbnet.a libfsbproto.a $(CMOCKA_LIBS) -lpthre
 tests_proto_test_ops_SOURCES = tests/proto/test_ops.c
 tests_proto_test_ops_CPPFLAGS = $(PROTO_TEST_CPPFLAGS)
 tests_proto_test_ops_LDADD = libfsbnet.a libfsbproto.a $(CMOCKA_LIBS) -lpthread
+
+tests_proto_test_events_SOURCES = tests/proto/test_events.c
+tests_proto_test_events_CPPFLAGS = $(PROTO_TEST_CPPFLAGS) \
+	-DWINSIDE_BIN='"$(abs_top_builddir)/winside/winside"'
+tests_proto_test_events_LDADD = libfsbnet.a libfsbproto.a $(CMOCKA_LIBS) -lpthread
 endif

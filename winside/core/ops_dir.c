@@ -191,6 +191,7 @@ int ws__op_mkdir(struct ws_req *r)
 	struct ws_node *dir;
 	struct ws_bnode *bn;
 	struct ws_bstat st;
+	struct ws_echo echo;
 	int rc;
 
 	rc = ws__check_name(r, q->name, r->name);
@@ -199,7 +200,10 @@ int ws__op_mkdir(struct ws_req *r)
 	rc = ws__pin(r, q->parent, &dir);
 	if (rc)
 		return rc;
+	ws_echo_begin(&echo, r->s);
+	ws_echo_name(&echo, FSB_EV_CREATED, &dir->ident, r->name);
 	rc = be->ops->mkdir(be, dir->bnode, r->name, q->mode & 07777, &bn, &st);
+	ws_echo_end(&echo, rc);
 	if (!rc)
 		rc = made(r, dir, bn, &st);
 	else
@@ -216,6 +220,7 @@ int ws__op_mknod(struct ws_req *r)
 	struct ws_bnode *bn;
 	struct ws_bstat st;
 	uint32_t type = q->mode & FSB_S_IFMT;
+	struct ws_echo echo;
 	int rc;
 
 	rc = ws__check_name(r, q->name, r->name);
@@ -230,7 +235,10 @@ int ws__op_mknod(struct ws_req *r)
 	rc = ws__pin(r, q->parent, &dir);
 	if (rc)
 		return rc;
+	ws_echo_begin(&echo, r->s);
+	ws_echo_name(&echo, FSB_EV_CREATED, &dir->ident, r->name);
 	rc = be->ops->mknod(be, dir->bnode, r->name, type | (q->mode & 07777), q->rdev, &bn, &st);
+	ws_echo_end(&echo, rc);
 	if (!rc)
 		rc = made(r, dir, bn, &st);
 	else
@@ -247,6 +255,7 @@ int ws__op_symlink(struct ws_req *r)
 	struct ws_bnode *bn;
 	struct ws_bstat st;
 	char *target;
+	struct ws_echo echo;
 	int rc;
 
 	rc = ws__check_name(r, q->name, r->name);
@@ -266,7 +275,10 @@ int ws__op_symlink(struct ws_req *r)
 	if (rc)
 		return rc;
 	/* The target is data: it is stored, never resolved by the server. */
+	ws_echo_begin(&echo, r->s);
+	ws_echo_name(&echo, FSB_EV_CREATED, &dir->ident, r->name);
 	rc = be->ops->symlink(be, dir->bnode, r->name, target, &bn, &st);
+	ws_echo_end(&echo, rc);
 	if (!rc)
 		rc = made(r, dir, bn, &st);
 	else
@@ -282,6 +294,7 @@ int ws__op_link(struct ws_req *r)
 	struct ws_node *n, *dir;
 	struct ws_bnode *bn;
 	struct ws_bstat st;
+	struct ws_echo echo;
 	int rc;
 
 	rc = ws__check_name(r, q->newname, r->name);
@@ -293,7 +306,13 @@ int ws__op_link(struct ws_req *r)
 	rc = ws__pin(r, q->newparent, &dir);
 	if (rc)
 		goto out_n;
+	/* The link count is an attribute of the file: a backend may report
+	 * it changed. */
+	ws_echo_begin(&echo, r->s);
+	ws_echo_name(&echo, FSB_EV_CREATED, &dir->ident, r->name);
+	ws_echo_object(&echo, &n->ident);
 	rc = be->ops->link(be, n->bnode, dir->bnode, r->name, &bn, &st);
+	ws_echo_end(&echo, rc);
 	if (!rc)
 		rc = made(r, dir, bn, &st);
 	else
@@ -306,10 +325,27 @@ out_n:
 
 /* ---- removal and renaming ---------------------------------------------- */
 
+/* Unlinking one name of a file with several changes the others' link
+ * count, which a backend may report as a change of that file: expect it
+ * when events are on. Costs one lookup per UNLINK then. */
+static void expect_link_count(struct ws_req *r, struct ws_echo *e, struct ws_node *dir)
+{
+	struct ws_backend *be = ws__be(r);
+	struct ws_bnode *bn;
+	struct ws_bstat st;
+
+	if (!ws_echo_active(e) || be->ops->lookup(be, dir->bnode, r->name, &bn, &st))
+		return;
+	if ((st.attr.mode & FSB_S_IFMT) != FSB_S_IFDIR && st.attr.nlink > 1)
+		ws_echo_object(e, &st.ident);
+	be->ops->forget(be, bn);
+}
+
 static int remove_name(struct ws_req *r, int is_dir)
 {
 	const struct fsb_name_req *q = &r->in.u.name;
 	struct ws_backend *be = ws__be(r);
+	struct ws_echo echo;
 	struct ws_node *dir;
 	int rc;
 
@@ -319,8 +355,13 @@ static int remove_name(struct ws_req *r, int is_dir)
 	rc = ws__pin(r, q->parent, &dir);
 	if (rc)
 		return rc;
+	ws_echo_begin(&echo, r->s);
+	if (!is_dir)
+		expect_link_count(r, &echo, dir);
+	ws_echo_name(&echo, FSB_EV_REMOVED, &dir->ident, r->name);
 	rc = is_dir ? be->ops->rmdir(be, dir->bnode, r->name)
 	            : be->ops->unlink(be, dir->bnode, r->name);
+	ws_echo_end(&echo, rc);
 	if (!rc) {
 		if (be->ops->getattr(be, dir->bnode, NULL, &r->out.u.dir_rep.dir_attr))
 			memset(&r->out.u.dir_rep.dir_attr, 0, sizeof(r->out.u.dir_rep.dir_attr));
@@ -347,6 +388,7 @@ int ws__op_rename(struct ws_req *r)
 	struct ws_backend *be = ws__be(r);
 	struct fsb_rename_rep *rep = &r->out.u.rename_rep;
 	const uint32_t known = FSB_RENAME_NOREPLACE | FSB_RENAME_EXCHANGE;
+	struct ws_echo echo;
 	struct ws_node *od, *nd;
 	int rc;
 
@@ -366,7 +408,16 @@ int ws__op_rename(struct ws_req *r)
 	rc = ws__pin(r, q->newdir, &nd);
 	if (rc)
 		goto out_od;
+	ws_echo_begin(&echo, r->s);
+	ws_echo_name(&echo, FSB_EV_RENAMED_FROM, &od->ident, r->name);
+	ws_echo_name(&echo, FSB_EV_RENAMED_TO, &nd->ident, r->name2);
+	if (q->flags & FSB_RENAME_EXCHANGE) {
+		/* Two renames as far as watchers are concerned. */
+		ws_echo_name(&echo, FSB_EV_RENAMED_FROM, &nd->ident, r->name2);
+		ws_echo_name(&echo, FSB_EV_RENAMED_TO, &od->ident, r->name);
+	}
 	rc = be->ops->rename(be, od->bnode, r->name, nd->bnode, r->name2, q->flags);
+	ws_echo_end(&echo, rc);
 	if (!rc) {
 		if (be->ops->getattr(be, od->bnode, NULL, &rep->olddir_attr))
 			memset(&rep->olddir_attr, 0, sizeof(rep->olddir_attr));

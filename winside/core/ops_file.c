@@ -33,11 +33,22 @@ static int reserve(struct ws_req *r)
 	return 0;
 }
 
+/* Writes through a handle may be reported when they happen, or (Windows
+ * updates the last-write time lazily) when the handle is flushed, synced
+ * or closed: each of those expects content changes of the file. */
+static void expect_written(struct ws_req *r, struct ws_echo *e, const struct ws_handle *hd)
+{
+	ws_echo_begin(e, r->s);
+	if ((hd->flags & FSB_O_ACCMODE) != FSB_O_RDONLY || (hd->flags & FSB_O_TRUNC))
+		ws_echo_object(e, &hd->node->ident);
+}
+
 int ws__op_open(struct ws_req *r)
 {
 	const struct fsb_open_req *q = &r->in.u.open;
 	struct ws_backend *be = ws__be(r);
 	struct ws_bfile *bf;
+	struct ws_echo echo;
 	struct ws_node *n;
 	uint32_t flags = q->flags;
 	int rc;
@@ -56,7 +67,11 @@ int ws__op_open(struct ws_req *r)
 	rc = reserve(r);
 	if (rc)
 		goto out_unpin;
+	ws_echo_begin(&echo, r->s);
+	if (flags & FSB_O_TRUNC)
+		ws_echo_object(&echo, &n->ident);
 	rc = be->ops->open(be, n->bnode, flags, &bf, &r->out.u.open_rep.attr);
+	ws_echo_end(&echo, rc);
 	if (rc) {
 		ws_handles_unreserve(&r->s->handles);
 		if (rc == -FSB_ELOOP)
@@ -83,6 +98,7 @@ int ws__op_create(struct ws_req *r)
 	struct ws_bnode *bn;
 	struct ws_bfile *bf;
 	struct ws_bstat st;
+	struct ws_echo echo;
 	int rc;
 
 	rc = ws__check_name(r, q->name, r->name);
@@ -99,8 +115,18 @@ int ws__op_create(struct ws_req *r)
 	rc = reserve(r);
 	if (rc)
 		goto out_unpin;
+	/* A new file is CREATED; an existing one opened with O_TRUNC is
+	 * MODIFIED. Without O_EXCL which one happens is known only after
+	 * the call, so a CREATED expectation may go unused and expire. */
+	ws_echo_begin(&echo, r->s);
+	ws_echo_name(&echo, FSB_EV_CREATED, &dir->ident, r->name);
+	if (q->flags & FSB_O_TRUNC)
+		ws_echo_content_at(&echo, &dir->ident, r->name);
 	rc = be->ops->create(be, dir->bnode, r->name, q->flags | FSB_O_CREAT, q->mode & 07777,
 	                     &bn, &st, &bf);
+	if (!rc)
+		ws_echo_learn(&echo, &dir->ident, r->name, &st.ident);
+	ws_echo_end(&echo, rc);
 	if (rc) {
 		ws_handles_unreserve(&r->s->handles);
 		if (rc == -FSB_ENOTDIR)
@@ -165,6 +191,7 @@ int ws__op_write(struct ws_req *r)
 	const struct fsb_io_req *q = &r->in.u.io;
 	struct ws_backend *be = ws__be(r);
 	struct ws_handle *hd;
+	struct ws_echo echo;
 	int rc;
 
 	rc = ws__get_fh(r, q->fh, &hd);
@@ -174,8 +201,10 @@ int ws__op_write(struct ws_req *r)
 		ws__put_fh(r, hd);
 		return ws__fail(r, -FSB_EBADF, "file handle %" PRIu64 " was opened read-only", q->fh);
 	}
+	expect_written(r, &echo, hd);
 	rc = be->ops->write(be, hd->bf, q->offset, q->data.ptr, q->data.len,
 	                    &r->out.u.write_rep.written, &r->out.u.write_rep.attr);
+	ws_echo_end(&echo, rc);
 	ws__put_fh(r, hd);
 	return rc;
 }
@@ -184,12 +213,15 @@ int ws__op_flush(struct ws_req *r)
 {
 	struct ws_backend *be = ws__be(r);
 	struct ws_handle *hd;
+	struct ws_echo echo;
 	int rc;
 
 	rc = ws__get_fh(r, r->in.u.fh.fh, &hd);
 	if (rc)
 		return rc;
+	expect_written(r, &echo, hd);
 	rc = be->ops->flush(be, hd->bf);
+	ws_echo_end(&echo, rc);
 	ws__put_fh(r, hd);
 	return rc;
 }
@@ -198,6 +230,7 @@ int ws__op_fsync(struct ws_req *r)
 {
 	struct ws_backend *be = ws__be(r);
 	struct ws_handle *hd;
+	struct ws_echo echo;
 	int rc;
 
 	if (r->in.u.fh.flags & ~(uint32_t)FSB_FSYNC_DATASYNC)
@@ -205,15 +238,27 @@ int ws__op_fsync(struct ws_req *r)
 	rc = ws__get_fh(r, r->in.u.fh.fh, &hd);
 	if (rc)
 		return rc;
+	expect_written(r, &echo, hd);
 	rc = be->ops->fsync(be, hd->bf, !!(r->in.u.fh.flags & FSB_FSYNC_DATASYNC));
+	ws_echo_end(&echo, rc);
 	ws__put_fh(r, hd);
 	return rc;
 }
 
 int ws__op_release(struct ws_req *r)
 {
-	int rc = ws_handles_remove(&r->s->handles, r->in.u.fh.fh);
+	struct ws_handle *hd = ws_handles_get(&r->s->handles, r->in.u.fh.fh);
+	struct ws_echo echo;
+	int rc;
 
+	ws_echo_begin(&echo, r->s);
+	if (hd) {
+		expect_written(r, &echo, hd);
+		ws_handles_put(&r->s->handles, hd);
+	}
+	/* The file closes here, or when the last request using it ends. */
+	rc = ws_handles_remove(&r->s->handles, r->in.u.fh.fh);
+	ws_echo_end(&echo, rc);
 	if (rc)
 		return ws__fail(r, rc, "file handle %" PRIu64 " is not open on this connection",
 		                r->in.u.fh.fh);

@@ -67,24 +67,30 @@ int ws__op_setattr(struct ws_req *r)
 	const struct fsb_setattr_req *q = &r->in.u.setattr;
 	struct ws_backend *be = ws__be(r);
 	struct ws_handle *hd = NULL;
+	struct ws_echo echo;
 	struct ws_node *n;
 	int rc;
 
 	if (q->valid & ~(uint32_t)SETATTR_KNOWN)
 		return ws__fail(r, -FSB_EINVAL, "unknown SETATTR bits 0x%x",
 		                q->valid & ~(uint32_t)SETATTR_KNOWN);
+	ws_echo_begin(&echo, r->s);
 	if (q->valid & FSB_SET_FH) {
 		rc = ws__get_fh(r, q->fh, &hd);
 		if (rc)
 			return rc;
+		ws_echo_object(&echo, &hd->node->ident);
 		rc = be->ops->setattr(be, hd->node->bnode, hd->bf, q, &r->out.u.attr);
+		ws_echo_end(&echo, rc);
 		ws__put_fh(r, hd);
 		return rc;
 	}
 	rc = ws__pin(r, q->node, &n);
 	if (rc)
 		return rc;
+	ws_echo_object(&echo, &n->ident);
 	rc = be->ops->setattr(be, n->bnode, NULL, q, &r->out.u.attr);
+	ws_echo_end(&echo, rc);
 	ws__unpin(r, n);
 	if (rc == -FSB_ENOTSUP && (q->valid & FSB_SET_MODE))
 		return ws__fail(r, rc, "the mode of a symbolic link cannot be changed");

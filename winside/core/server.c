@@ -109,6 +109,8 @@ static void destroy_exports(struct ws_srv_export *ex, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		/* The hub stops its watcher before the backend goes. */
+		ws_events_free(ex[i].events);
 		if (ex[i].be)
 			ex[i].be->ops->destroy(ex[i].be);
 		free(ex[i].path);
@@ -166,6 +168,9 @@ int ws_server_new(const struct ws_server_opts *o, struct ws_server **out, char *
 			if (!srv->exports[i].canonical)
 				goto out_exports;
 		}
+		if (srv->exports[i].be->ops->watch_start &&
+		    ws_events_new(srv->exports[i].be, srv->exports[i].path, &srv->exports[i].events))
+			goto out_exports;
 	}
 	srv->token = dupstr(o->token);
 	if (!srv->token)

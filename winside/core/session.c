@@ -13,14 +13,14 @@
 
 /* ---- output ------------------------------------------------------------- */
 
-void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len)
+/* Append under s->lock; on allocation failure the connection ends. */
+static void queue_locked(struct ws_session *s, const uint8_t *data, size_t len)
 {
 	size_t need, cap;
 	uint8_t *p;
 
-	pthread_mutex_lock(&s->lock);
 	if (s->wdead)
-		goto out;
+		return;
 	need = s->out.len + len;
 	if (need > s->out.cap) {
 		cap = s->out.cap ? s->out.cap : 65536;
@@ -33,7 +33,7 @@ void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len)
 			s->wdead = 1;
 			pthread_cond_broadcast(&s->room);
 			s->st->ops->shutdown(s->st);
-			goto out;
+			return;
 		}
 		s->out.data = p;
 		s->out.cap = cap;
@@ -41,8 +41,35 @@ void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len)
 	memcpy(s->out.data + s->out.len, data, len);
 	s->out.len += len;
 	pthread_cond_signal(&s->wake);
-out:
+}
+
+void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len)
+{
+	pthread_mutex_lock(&s->lock);
+	queue_locked(s, data, len);
 	pthread_mutex_unlock(&s->lock);
+}
+
+int ws__session_queue_event(struct ws_session *s, const uint8_t *data, size_t len, size_t limit)
+{
+	int full;
+
+	pthread_mutex_lock(&s->lock);
+	full = s->out.len + len > limit;
+	if (!full)
+		queue_locked(s, data, len);
+	pthread_mutex_unlock(&s->lock);
+	return full;
+}
+
+size_t ws__session_backlog(struct ws_session *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->out.len;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 void *ws__session_writer(void *arg)
@@ -211,6 +238,7 @@ static int hello(struct ws_session *s, struct ws_req *r)
 	struct ws_bstat st;
 	struct fsb_msg m;
 	char detail[FSB_ERRMSG_MAX], name[FSB_ERRMSG_MAX / 2];
+	uint64_t caps;
 	int status, rc;
 
 	if (r->in.op != FSB_OP_HELLO) {
@@ -261,13 +289,17 @@ static int hello(struct ws_session *s, struct ws_req *r)
 	s->exp = ex;
 	s->ready = 1;
 	ws_nodes_ref_root(&s->nodes);
+	caps = h->caps & be->ops->caps;
+	/* Events are agreed only once the watcher runs. */
+	if ((caps & FSB_CAP_EVENTS) && (!ex->events || ws_events_subscribe(ex->events, s)))
+		caps &= ~(uint64_t)FSB_CAP_EVENTS;
 
 	memset(&m, 0, sizeof(m));
 	m.op = FSB_OP_HELLO;
 	m.flags = FSB_F_REPLY;
 	m.id = r->in.id;
 	m.u.hello_rep.version = h->version < FSB_PROTO_VERSION ? h->version : FSB_PROTO_VERSION;
-	m.u.hello_rep.caps = h->caps & be->ops->caps;
+	m.u.hello_rep.caps = caps;
 	if (srv->readonly)
 		m.u.hello_rep.caps |= FSB_CAP_READONLY;
 	m.u.hello_rep.max_frame = FSB_MAX_FRAME;
@@ -281,9 +313,16 @@ static int hello(struct ws_session *s, struct ws_req *r)
 		       ex->path, fsb_strerror(rc));
 	m.u.hello_rep.server.ptr = srv->server_name;
 	m.u.hello_rep.server.len = (uint32_t)strlen(srv->server_name);
-	ws__reply(s, &m, &s->rwb);
-	ws_log(WS_LOG_INFO, "connection %" PRIu64 " (%s): serving %s%s", s->serial, s->st->peer,
-	       ex->path, srv->readonly ? " read-only" : "");
+	/* With events the reply is queued by the hub, so that no push can
+	 * be queued between it and the start of the stream of events. */
+	fsb_wbuf_reset(&s->rwb);
+	if ((caps & FSB_CAP_EVENTS) && fsb_msg_encode(&s->rwb, &m) == 0)
+		ws_events_arm(ex->events, s, s->rwb.data, s->rwb.len);
+	else
+		ws__reply(s, &m, &s->rwb);
+	ws_log(WS_LOG_INFO, "connection %" PRIu64 " (%s): serving %s%s%s", s->serial, s->st->peer,
+	       ex->path, srv->readonly ? " read-only" : "",
+	       (caps & FSB_CAP_EVENTS) ? " with change events" : "");
 	return 0;
 
 refuse:
@@ -299,6 +338,11 @@ refuse:
 
 static void session_end(struct ws_session *s, int writer_started)
 {
+	/* First, so that the watcher queues nothing more for a client
+	 * that is gone; requests still running may yet register echo
+	 * expectations, which simply expire. */
+	if (s->ready && s->exp->events)
+		ws_events_unsubscribe(s->exp->events, s);
 	pthread_mutex_lock(&s->lock);
 	while (s->inflight)
 		pthread_cond_wait(&s->room, &s->lock);

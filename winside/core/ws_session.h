@@ -11,7 +11,9 @@
  *   backend locks  (a directory handle's listing state) may be held while
  *                  the backend calls back into the core, which then takes
  *                  nodes.lock: backend lock -> nodes.lock, never the reverse
- * Apart from that last pair no thread holds two of these at once.
+ * Apart from that last pair, and the change hub's locks (ws_events.h:
+ * hub->ctl -> hub->lock -> s->lock, hub->xlock a leaf), no thread holds
+ * two of these at once.
  *
  * Lifetime of a session: created by ws_server_add with its reader and
  * writer threads. The reader ends on EOF, a read error, a corrupt frame or
@@ -28,6 +30,7 @@
 
 #include "fsb_proto.h"
 #include "ws_backend.h"
+#include "ws_events.h"
 #include "ws_handles.h"
 #include "ws_nodes.h"
 #include "ws_server.h"
@@ -58,6 +61,7 @@ struct ws_srv_export {
 	char *path;
 	char *canonical;
 	struct ws_backend *be;
+	struct ws_events *events;       /* NULL when the backend cannot watch */
 };
 
 struct ws_server {
@@ -100,6 +104,7 @@ struct ws_session {
 
 	struct ws_nodes nodes;
 	struct ws_handles handles;
+	struct ws_evsub ev;             /* EVENT pushes, when agreed in HELLO */
 
 	uint8_t *rbuf;
 	size_t rpos;
@@ -134,6 +139,11 @@ void *ws__session_reader(void *arg);
 void *ws__session_writer(void *arg);
 /* Queue encoded bytes for the writer. */
 void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len);
+/* The same for pushes, which may be dropped: 1 (nothing queued) when the
+ * output already waiting would exceed `limit`, else 0. */
+int ws__session_queue_event(struct ws_session *s, const uint8_t *data, size_t len, size_t limit);
+/* Bytes waiting for the writer. */
+size_t ws__session_backlog(struct ws_session *s);
 /* A dispatched request is finished (its reply queued, or none). */
 void ws__session_req_done(struct ws_session *s);
 void ws__req_free(struct ws_req *r);

@@ -99,7 +99,7 @@ static void fill_attr(const struct stat *s, struct fsb_attr *a)
 	a->ctime.nsec = (uint32_t)s->st_ctim.tv_nsec;
 }
 
-static void fill_bstat(const struct stat *s, struct ws_bstat *st)
+void ws__posix_fill_bstat(const struct stat *s, struct ws_bstat *st)
 {
 	st->ident.vol = (uint64_t)s->st_dev;
 	st->ident.lo = (uint64_t)s->st_ino;
@@ -176,7 +176,7 @@ static int node_from_fd(int fd, struct ws_bnode **out, struct ws_bstat *st)
 	n->type = s.st_mode & S_IFMT;
 	n->dev = s.st_dev;
 	n->ino = s.st_ino;
-	fill_bstat(&s, st);
+	ws__posix_fill_bstat(&s, st);
 	*out = n;
 	return 0;
 }
@@ -677,7 +677,7 @@ static int posix_readdir(struct ws_backend *be, struct ws_bfile *f, uint64_t coo
 		de.name = name;
 		de.namelen = strlen(name);
 		de.cookie = off;
-		fill_bstat(&s, &de.st);
+		ws__posix_fill_bstat(&s, &de.st);
 		v = fn(ctx, &de);
 		if (v == WS_DIRENT_NEXT) {
 			f->pos = off;
@@ -789,6 +789,11 @@ static int posix_rename(struct ws_backend *be, struct ws_bnode *olddir, const ch
 	return rc < 0 ? status(errno) : 0;
 }
 
+int ws__posix_root_fd(struct ws_backend *be)
+{
+	return ((struct posix_be *)be)->root_fd;
+}
+
 static void posix_destroy(struct ws_backend *be)
 {
 	struct posix_be *pb = (struct posix_be *)be;
@@ -799,8 +804,8 @@ static void posix_destroy(struct ws_backend *be)
 
 static const struct ws_backend_ops posix_ops = {
 	.name = "posix",
-	.caps = FSB_CAP_RENAME_NOREPLACE | FSB_CAP_RENAME_EXCHANGE | FSB_CAP_SYMLINKS |
-	        FSB_CAP_HARDLINKS,
+	.caps = FSB_CAP_EVENTS | FSB_CAP_RENAME_NOREPLACE | FSB_CAP_RENAME_EXCHANGE |
+	        FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS,
 	.root = posix_root,
 	.forget = posix_forget,
 	.lookup = posix_lookup,
@@ -823,6 +828,8 @@ static const struct ws_backend_ops posix_ops = {
 	.unlink = posix_unlink,
 	.rmdir = posix_rmdir,
 	.rename = posix_rename,
+	.watch_start = ws__posix_watch_start,
+	.watch_stop = ws__posix_watch_stop,
 	.destroy = posix_destroy,
 };
 
