@@ -245,6 +245,35 @@ int ws__op_fsync(struct ws_req *r)
 	return rc;
 }
 
+int ws__op_fallocate(struct ws_req *r)
+{
+	const struct fsb_fallocate_req *q = &r->in.u.fallocate;
+	struct ws_backend *be = ws__be(r);
+	struct ws_handle *hd;
+	struct ws_echo echo;
+	int rc;
+
+	if (!be->ops->fallocate)
+		return ws__fail(r, -FSB_ENOTSUP, "the %s backend cannot allocate", be->ops->name);
+	if ((q->mode & FSB_FALLOC_PUNCH_HOLE) && !(q->mode & FSB_FALLOC_KEEP_SIZE))
+		return ws__fail(r, -FSB_EINVAL, "PUNCH_HOLE needs KEEP_SIZE");
+	if (q->offset > INT64_MAX || q->length > INT64_MAX - q->offset)
+		return ws__fail(r, -FSB_EFBIG, "range %" PRIu64 "+%" PRIu64 " is too large",
+		                q->offset, q->length);
+	rc = ws__get_fh(r, q->fh, &hd);
+	if (rc)
+		return rc;
+	if ((hd->flags & FSB_O_ACCMODE) == FSB_O_RDONLY) {
+		ws__put_fh(r, hd);
+		return ws__fail(r, -FSB_EBADF, "file handle %" PRIu64 " was opened read-only", q->fh);
+	}
+	expect_written(r, &echo, hd);
+	rc = be->ops->fallocate(be, hd->bf, q->mode, q->offset, q->length, &r->out.u.attr);
+	ws_echo_end(&echo, rc);
+	ws__put_fh(r, hd);
+	return rc;
+}
+
 int ws__op_release(struct ws_req *r)
 {
 	struct ws_handle *hd = ws_handles_get(&r->s->handles, r->in.u.fh.fh);

@@ -157,6 +157,12 @@ struct ws_backend_ops {
 	/* The close(2)-time duties of one client close of a shared handle. */
 	int (*flush)(struct ws_backend *be, struct ws_bfile *f);
 	int (*fsync)(struct ws_backend *be, struct ws_bfile *f, int datasync);
+	/* Allocate, punch or zero [off, off + len) of a file opened for
+	 * writing (mode: FSB_FALLOC_*); attr afterwards. Optional: a backend
+	 * without it leaves it NULL and does not claim FSB_CAP_FALLOCATE;
+	 * a mode it cannot do is -FSB_ENOTSUP. */
+	int (*fallocate)(struct ws_backend *be, struct ws_bfile *f, uint32_t mode, uint64_t off,
+	                 uint64_t len, struct fsb_attr *attr);
 	/*
 	 * Offer the entries of directory handle `f` after `cookie` (0: from
 	 * the start) to `fn`, in order, skipping "." and ".." and entries that

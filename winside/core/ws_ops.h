@@ -45,6 +45,7 @@ int ws__op_read(struct ws_req *r);
 int ws__op_write(struct ws_req *r);
 int ws__op_flush(struct ws_req *r);
 int ws__op_fsync(struct ws_req *r);
+int ws__op_fallocate(struct ws_req *r);
 int ws__op_release(struct ws_req *r);
 
 /* ops_dir.c */

@@ -21,6 +21,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #ifdef SYS_openat2
+#include <linux/falloc.h>
 #include <linux/openat2.h>
 #endif
 
@@ -616,6 +617,27 @@ static int posix_fsync(struct ws_backend *be, struct ws_bfile *f, int datasync)
 	return rc < 0 ? status(errno) : 0;
 }
 
+static int posix_falloc(struct ws_backend *be, struct ws_bfile *f, uint32_t mode,
+                           uint64_t off, uint64_t len, struct fsb_attr *attr)
+{
+	struct stat s;
+	int m = 0;
+
+	(void)be;
+	if (mode & FSB_FALLOC_KEEP_SIZE)
+		m |= FALLOC_FL_KEEP_SIZE;
+	if (mode & FSB_FALLOC_PUNCH_HOLE)
+		m |= FALLOC_FL_PUNCH_HOLE;
+	if (mode & FSB_FALLOC_ZERO_RANGE)
+		m |= FALLOC_FL_ZERO_RANGE;
+	if (fallocate(f->fd, m, (off_t)off, (off_t)len) < 0)
+		return status(errno);
+	if (fstat(f->fd, &s) < 0)
+		return status(errno);
+	fill_attr(&s, attr);
+	return 0;
+}
+
 static int is_dot(const char *n)
 {
 	return n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'));
@@ -804,7 +826,7 @@ static void posix_destroy(struct ws_backend *be)
 
 static const struct ws_backend_ops posix_ops = {
 	.name = "posix",
-	.caps = FSB_CAP_EVENTS | FSB_CAP_RENAME_NOREPLACE | FSB_CAP_RENAME_EXCHANGE |
+	.caps = FSB_CAP_EVENTS | FSB_CAP_FALLOCATE | FSB_CAP_RENAME_NOREPLACE | FSB_CAP_RENAME_EXCHANGE |
 	        FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS,
 	.root = posix_root,
 	.forget = posix_forget,
@@ -820,6 +842,7 @@ static const struct ws_backend_ops posix_ops = {
 	.write = posix_write,
 	.flush = posix_flush,
 	.fsync = posix_fsync,
+	.fallocate = posix_falloc,
 	.readdir = posix_readdir,
 	.mkdir = posix_mkdir,
 	.mknod = posix_mknod,
