@@ -319,16 +319,42 @@ static void close_listeners(struct listener *ls, size_t n)
 }
 
 /* Every node a client knows is an open O_PATH descriptor, so a walk over
- * a large tree needs far more than the usual soft limit of 1024. */
+ * a large tree needs far more than the usual limits: a find over 30,000
+ * files holds 30,000 descriptors. Take the hard limit, and with the
+ * privilege to (root), raise the hard limit itself to the kernel's
+ * fs.nr_open, at most WS_FD_WANT. */
+#define WS_FD_WANT (1u << 20)
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
+	rlim_t want = WS_FD_WANT;
+	FILE *f;
+	unsigned long nr_open;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	f = fopen("/proc/sys/fs/nr_open", "re");
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) == 1 && nr_open < want)
+			want = nr_open;
+		fclose(f);
+	}
+	if (rl.rlim_max < want) {
+		struct rlimit up = { .rlim_cur = want, .rlim_max = want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			ws_log(WS_LOG_WARN, "cannot raise the open file limit: %s", strerror(errno));
 	}
+	if (rl.rlim_max < 65536)
+		ws_log(WS_LOG_INFO, "open file limit %lu: clients can hold at most that many "
+		       "files and directories at once (raise it with ulimit -Hn)",
+		       (unsigned long)rl.rlim_max);
 }
 
 static int serve(struct serve_opts *o)
