@@ -763,6 +763,13 @@ static int word_in(const char *list, const char *word)
 	return 0;
 }
 
+/* Without POSIX delete semantics a Windows file is deleted when its last
+ * handle closes, and the server's own change watcher may hold one for an
+ * instant to read the new file's attributes: the directory's times then
+ * change just after the reply was made. */
+#define DEFERRED_DELETE_WHY "Windows deletes at the last handle's close, which the server's " \
+	"change watcher may hold for an instant (no POSIX delete semantics here)"
+
 /* Says why a check is skipped for the win32 backend; 1 when it is. */
 static int win32_skips(const char *what, const char *why)
 {
@@ -1402,7 +1409,8 @@ static void t_unlink_rmdir(void **state)
 
 	disk_put(x, "gone.txt", "bye", 0644);
 	expect(s, "UNLINK gone.txt", do_name_op(s, FSB_OP_UNLINK, x->root, "gone.txt"), 0);
-	if (disk_expect_gone(x, "gone.txt")) {
+	if (disk_expect_gone(x, "gone.txt") &&
+	    !win32_skips("UNLINK directory times", DEFERRED_DELETE_WHY)) {
 		assert_int_equal(stat(x->dir, &st), 0);
 		expect_attr_matches("UNLINK dir_attr", &s->m->u.dir_rep.dir_attr, &st);
 	}
@@ -1411,7 +1419,8 @@ static void t_unlink_rmdir(void **state)
 
 	disk_mkdir(x, "emptyd");
 	expect(s, "RMDIR emptyd", do_name_op(s, FSB_OP_RMDIR, x->root, "emptyd"), 0);
-	if (disk_expect_gone(x, "emptyd")) {
+	if (disk_expect_gone(x, "emptyd") &&
+	    !win32_skips("RMDIR directory times", DEFERRED_DELETE_WHY)) {
 		assert_int_equal(stat(x->dir, &st), 0);
 		expect_attr_matches("RMDIR dir_attr", &s->m->u.dir_rep.dir_attr, &st);
 	}
