@@ -28,8 +28,16 @@
 #include "fsb_proto.h"
 #include "ws_posix.h"
 
+/*
+ * A node. Directories hold an O_PATH descriptor (they are the parents
+ * every name is resolved against). Other nodes hold one too, unless the
+ * file system gives file handles and we may open them (CAP_DAC_READ_SEARCH):
+ * then they hold the handle and open it for each use, so that a client
+ * knowing 100,000 files does not need 100,000 descriptors.
+ */
 struct ws_bnode {
-	int fd;             /* O_PATH; a link's own descriptor for links */
+	int fd;             /* O_PATH (a link's own descriptor for links), or -1 */
+	struct file_handle *fh;     /* when fd is -1 */
 	mode_t type;        /* S_IFMT bits: an inode never changes type */
 	dev_t dev;
 	ino_t ino;
@@ -52,7 +60,9 @@ struct ws_bfile {
 struct posix_be {
 	struct ws_backend base;
 	int root_fd;
+	dev_t root_dev;
 	int try_openat2;    /* cleared for good on ENOSYS */
+	int handles;        /* non-directory nodes keep file handles */
 };
 
 #define PROC_FD_LEN 32
@@ -156,8 +166,43 @@ static int open_below(struct posix_be *pb, int dirfd, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+/* A file handle for the object fd refers to, or NULL. */
+static struct file_handle *handle_of(int fd)
+{
+	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	int mount_id;
+
+	if (!fh)
+		return NULL;
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0) {
+		free(fh);
+		return NULL;
+	}
+	return fh;
+}
+
+/* The node's O_PATH descriptor: its own, or one opened from its handle
+ * (give it back with node_fd_put). Returns the fd or -errno. */
+static int node_fd(struct posix_be *pb, struct ws_bnode *n)
+{
+	int fd;
+
+	if (n->fd >= 0)
+		return n->fd;
+	fd = open_by_handle_at(pb->root_fd, n->fh, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void node_fd_put(struct ws_bnode *n, int fd)
+{
+	if (n->fd < 0 && fd >= 0)
+		close(fd);
+}
+
 /* Wrap an O_PATH descriptor into a node; takes fd. */
-static int node_from_fd(int fd, struct ws_bnode **out, struct ws_bstat *st)
+static int node_from_fd(struct posix_be *pb, int fd, struct ws_bnode **out,
+                        struct ws_bstat *st)
 {
 	struct ws_bnode *n;
 	struct stat s;
@@ -174,9 +219,17 @@ static int node_from_fd(int fd, struct ws_bnode **out, struct ws_bstat *st)
 		return -FSB_ENOMEM;
 	}
 	n->fd = fd;
+	n->fh = NULL;
 	n->type = s.st_mode & S_IFMT;
 	n->dev = s.st_dev;
 	n->ino = s.st_ino;
+	if (pb->handles && n->type != S_IFDIR && n->dev == pb->root_dev) {
+		n->fh = handle_of(fd);
+		if (n->fh) {
+			close(fd);
+			n->fd = -1;
+		}
+	}
 	ws__posix_fill_bstat(&s, st);
 	*out = n;
 	return 0;
@@ -189,7 +242,7 @@ static int posix_lookup(struct ws_backend *be, struct ws_bnode *dir, const char 
 
 	if (fd < 0)
 		return status(-fd);
-	return node_from_fd(fd, out, st);
+	return node_from_fd((struct posix_be *)be, fd, out, st);
 }
 
 static int posix_root(struct ws_backend *be, struct ws_bnode **out, struct ws_bstat *st)
@@ -199,13 +252,15 @@ static int posix_root(struct ws_backend *be, struct ws_bnode **out, struct ws_bs
 
 	if (fd < 0)
 		return status(errno);
-	return node_from_fd(fd, out, st);
+	return node_from_fd(pb, fd, out, st);
 }
 
 static void posix_forget(struct ws_backend *be, struct ws_bnode *n)
 {
 	(void)be;
-	close(n->fd);
+	if (n->fd >= 0)
+		close(n->fd);
+	free(n->fh);
 	free(n);
 }
 
@@ -215,16 +270,29 @@ static int posix_getattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bf
 	struct stat s;
 	int rc;
 
-	(void)be;
-	rc = f ? fstat(f->fd, &s) : lstat_fd(n->fd, &s);
+	if (f) {
+		rc = fstat(f->fd, &s);
+	} else {
+		int fd = node_fd((struct posix_be *)be, n);
+
+		if (fd < 0)
+			return status(-fd);
+		rc = lstat_fd(fd, &s);
+		if (rc < 0)
+			rc = -errno;
+		node_fd_put(n, fd);
+		if (rc < 0)
+			errno = -rc;
+	}
 	if (rc < 0)
 		return status(errno);
 	fill_attr(&s, attr);
 	return 0;
 }
 
-static int posix_setattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bfile *f,
-                         const struct fsb_setattr_req *req, struct fsb_attr *attr)
+/* SETATTR through nfd, the node's O_PATH descriptor. */
+static int setattr_at(struct ws_bnode *n, int nfd, struct ws_bfile *f,
+                      const struct fsb_setattr_req *req)
 {
 	const uint32_t times = FSB_SET_ATIME | FSB_SET_MTIME | FSB_SET_ATIME_NOW | FSB_SET_MTIME_NOW;
 	uint32_t v = req->valid;
@@ -232,7 +300,7 @@ static int posix_setattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bf
 	char proc[PROC_FD_LEN];
 	int rc;
 
-	proc_path(proc, n->fd);
+	proc_path(proc, nfd);
 	if (v & FSB_SET_MODE) {
 		/* Linux has no mode on links (fchmodat with NOFOLLOW says
 		 * EOPNOTSUPP); through /proc it would reach the link inode
@@ -249,7 +317,7 @@ static int posix_setattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bf
 		gid_t gid = (v & FSB_SET_GID) ? (gid_t)req->gid : (gid_t)-1;
 
 		rc = fd >= 0 ? fchown(fd, uid, gid)
-		             : fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+		             : fchownat(nfd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 		if (rc < 0)
 			return status(errno);
 	}
@@ -292,7 +360,7 @@ static int posix_setattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bf
 		if (fd >= 0) {
 			rc = futimens(fd, ts);
 		} else {
-			rc = utimensat(n->fd, "", ts, AT_EMPTY_PATH);
+			rc = utimensat(nfd, "", ts, AT_EMPTY_PATH);
 			/* Kernels before 5.8 refuse AT_EMPTY_PATH here. */
 			if (rc < 0 && errno == EINVAL && n->type != S_IFLNK)
 				rc = utimensat(AT_FDCWD, proc, ts, 0);
@@ -300,15 +368,32 @@ static int posix_setattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bf
 		if (rc < 0)
 			return status(errno);
 	}
-	return posix_getattr(be, n, f, attr);
+	return 0;
+}
+
+static int posix_setattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bfile *f,
+                         const struct fsb_setattr_req *req, struct fsb_attr *attr)
+{
+	int fd = node_fd((struct posix_be *)be, n), rc;
+
+	if (fd < 0)
+		return status(-fd);
+	rc = setattr_at(n, fd, f, req);
+	node_fd_put(n, fd);
+	return rc ? rc : posix_getattr(be, n, f, attr);
 }
 
 static int posix_statfs(struct ws_backend *be, struct ws_bnode *n, struct fsb_statfs *sf)
 {
 	struct statvfs sv;
 
-	(void)be;
-	if (fstatvfs(n->fd, &sv) < 0)
+	int fd = node_fd((struct posix_be *)be, n), rc;
+
+	if (fd < 0)
+		return status(-fd);
+	rc = fstatvfs(fd, &sv);
+	node_fd_put(n, fd);
+	if (rc < 0)
 		return status(errno);
 	sf->blocks = (uint64_t)sv.f_blocks;
 	sf->bfree = (uint64_t)sv.f_bfree;
@@ -326,12 +411,18 @@ static int posix_readlink(struct ws_backend *be, struct ws_bnode *n, char *buf, 
 {
 	ssize_t r;
 
-	(void)be;
+	int fd, err;
+
 	if (n->type != S_IFLNK)
 		return -FSB_EINVAL;
-	r = readlinkat(n->fd, "", buf, size);
+	fd = node_fd((struct posix_be *)be, n);
+	if (fd < 0)
+		return status(-fd);
+	r = readlinkat(fd, "", buf, size);
+	err = errno;
+	node_fd_put(n, fd);
 	if (r < 0)
-		return status(errno);
+		return status(err);
 	*len = (size_t)r;
 	return 0;
 }
@@ -400,14 +491,14 @@ static int file_new(int fd, int is_dir, struct ws_bfile **out)
 	return 0;
 }
 
-static int posix_open(struct ws_backend *be, struct ws_bnode *n, uint32_t flags,
-                      struct ws_bfile **out, struct fsb_attr *attr)
+/* OPEN through nfd, the node's O_PATH descriptor. */
+static int open_at(struct ws_bnode *n, int nfd, uint32_t flags, struct ws_bfile **out,
+                   struct fsb_attr *attr)
 {
 	char proc[PROC_FD_LEN];
 	struct stat s;
 	int fd, oflags, err, rc;
 
-	(void)be;
 	if (n->type == S_IFLNK)
 		return -FSB_ELOOP;
 	if (n->type == S_IFDIR) {
@@ -416,7 +507,7 @@ static int posix_open(struct ws_backend *be, struct ws_bnode *n, uint32_t flags,
 		/* Through /proc rather than openat(fd, "."): "." would need
 		 * search permission on the directory itself, which opendir
 		 * by path does not. */
-		proc_path(proc, n->fd);
+		proc_path(proc, nfd);
 		fd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			return status(errno);
@@ -427,7 +518,7 @@ static int posix_open(struct ws_backend *be, struct ws_bnode *n, uint32_t flags,
 		 * a magic link); the node is known not to be a link, and the
 		 * identity check below proves we got the node's inode. */
 		oflags = to_oflags(flags);
-		proc_path(proc, n->fd);
+		proc_path(proc, nfd);
 		fd = open(proc, oflags);
 		if (fd < 0 && errno == EPERM && (oflags & O_NOATIME))
 			fd = open(proc, oflags & ~O_NOATIME);
@@ -451,6 +542,21 @@ static int posix_open(struct ws_backend *be, struct ws_bnode *n, uint32_t flags,
 		return rc;
 	fill_attr(&s, attr);
 	return 0;
+}
+
+static int posix_open(struct ws_backend *be, struct ws_bnode *n, uint32_t flags,
+                      struct ws_bfile **out, struct fsb_attr *attr)
+{
+	int fd, rc;
+
+	if (n->type == S_IFLNK)
+		return -FSB_ELOOP;
+	fd = node_fd((struct posix_be *)be, n);
+	if (fd < 0)
+		return status(-fd);
+	rc = open_at(n, fd, flags, out, attr);
+	node_fd_put(n, fd);
+	return rc;
 }
 
 static int posix_create(struct ws_backend *be, struct ws_bnode *dir, const char *name,
@@ -499,7 +605,7 @@ static int posix_create(struct ws_backend *be, struct ws_bnode *dir, const char 
 		err = errno;
 		goto out_close;
 	}
-	rc = node_from_fd(pfd, out, st);
+	rc = node_from_fd((struct posix_be *)be, pfd, out, st);
 	if (rc) {
 		close(fd);
 		return rc;
@@ -767,17 +873,25 @@ static int posix_link(struct ws_backend *be, struct ws_bnode *n, struct ws_bnode
                       const char *newname, struct ws_bnode **out, struct ws_bstat *st)
 {
 	char proc[PROC_FD_LEN];
+	int fd = node_fd((struct posix_be *)be, n), rc;
 
+	if (fd < 0)
+		return status(-fd);
 	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (ENOENT without it). The
 	 * /proc magic link, followed, lands on the node's own inode, a link
 	 * inode included: linkat never follows a link reached that way. */
-	if (n->type == S_IFLNK && linkat(n->fd, "", newdir->fd, newname, AT_EMPTY_PATH) == 0)
-		return posix_lookup(be, newdir, newname, out, st);
-	if (n->type == S_IFLNK && errno != ENOENT && errno != EPERM)
-		return status(errno);
-	proc_path(proc, n->fd);
-	if (linkat(AT_FDCWD, proc, newdir->fd, newname, AT_SYMLINK_FOLLOW) < 0)
-		return status(errno);
+	rc = -1;
+	errno = ENOENT;
+	if (n->type == S_IFLNK)
+		rc = linkat(fd, "", newdir->fd, newname, AT_EMPTY_PATH);
+	if (rc < 0 && (n->type != S_IFLNK || errno == ENOENT || errno == EPERM)) {
+		proc_path(proc, fd);
+		rc = linkat(AT_FDCWD, proc, newdir->fd, newname, AT_SYMLINK_FOLLOW);
+	}
+	rc = rc < 0 ? status(errno) : 0;
+	node_fd_put(n, fd);
+	if (rc)
+		return rc;
 	return posix_lookup(be, newdir, newname, out, st);
 }
 
@@ -856,6 +970,22 @@ static const struct ws_backend_ops posix_ops = {
 	.destroy = posix_destroy,
 };
 
+/* Whether this file system gives file handles and we may open them. */
+static int handles_work(int root_fd)
+{
+	struct file_handle *fh = handle_of(root_fd);
+	int fd;
+
+	if (!fh)
+		return 0;
+	fd = open_by_handle_at(root_fd, fh, O_PATH | O_CLOEXEC);
+	free(fh);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 int ws_posix_backend_new(const char *path, struct ws_backend **out, char *err, size_t errlen)
 {
 	struct posix_be *pb;
@@ -886,7 +1016,9 @@ int ws_posix_backend_new(const char *path, struct ws_backend **out, char *err, s
 	}
 	pb->base.ops = &posix_ops;
 	pb->root_fd = fd;
+	pb->root_dev = b.st_dev;
 	pb->try_openat2 = 1;
+	pb->handles = handles_work(fd);
 	*out = &pb->base;
 	return 0;
 }
