@@ -429,6 +429,17 @@ static int known_attr(struct fb_fs *fs, uint64_t node, struct fsb_attr *out)
 	return fb_nodes_get_attr(&fs->nodes, node, out);
 }
 
+static int sync_lookup(struct fb_events *ev, uint64_t parent, const char *name,
+                       struct fsb_entry *out);
+
+/* Whether `name` in `parent` is, on the server now, still `node`. */
+static int still_there(struct fb_events *ev, uint64_t parent, const char *name, uint64_t node)
+{
+	struct fsb_entry e;
+
+	return sync_lookup(ev, parent, name, &e) == 0 && e.node == node;
+}
+
 static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_rev *to)
 {
 	struct fb_fs *fs = ev->fs;
@@ -475,6 +486,14 @@ static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_re
 		if (fb_dents_walk(&fs->dents, to->path, to->pathlen, &parent2, &off2, &child2) < 0 ||
 		    to->pathlen == 0)
 			return REPLAY_FAIL;
+		break;
+	case FSB_EV_REMOVED:
+		/* The kernel knows the name as a node that the server still
+		 * has under it: what was removed was an older file of that
+		 * name (created and removed behind the mount before this
+		 * client made its own). Replaying would hide the new one. */
+		if (child && !(child & FB_GHOST_BIT) && still_there(ev, parent, r->path + off, child))
+			return REPLAY_SKIP;
 		break;
 	default:
 		break;

@@ -352,8 +352,8 @@ static void raise_fd_limit(void)
 			ws_log(WS_LOG_WARN, "cannot raise the open file limit: %s", strerror(errno));
 	}
 	if (rl.rlim_max < 65536)
-		ws_log(WS_LOG_INFO, "open file limit %lu: clients can hold at most that many "
-		       "files and directories at once (raise it with ulimit -Hn)",
+		ws_log(WS_LOG_DEBUG, "open file limit %lu: clients can hold at most that many "
+		       "directories (and files, where the file system gives no handles) at once",
 		       (unsigned long)rl.rlim_max);
 }
 
