@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ struct fb_op {
 	unsigned rflags;            /* rename: RENAME_* */
 	uint32_t rmode;             /* replayed creation: the type asked for */
 	struct fsb_attr rattr;      /* replayed creation: the recorded state */
+	struct fb_op *deferred;     /* a lazy OPEN: the request waiting for it */
+	void (*resend)(struct fb_op *op);   /* how the deferred request goes out */
 	char name[FSB_NAME_MAX + 1];   /* the name an entry gets, for dents */
 	char name2[FSB_NAME_MAX + 1];  /* rename: the new name */
 };
@@ -127,6 +130,131 @@ static int name_too_long(fuse_req_t req, const char *name)
 	if (strlen(name) <= FSB_NAME_MAX)
 		return 0;
 	fuse_reply_err(req, ENAMETOOLONG);
+	return 1;
+}
+
+/* ---- lazy handles ---------------------------------------------------------- */
+
+/*
+ * In coherent mode with change events, a read-only open of a file or a
+ * directory is answered by the daemon at once, and the server's handle is
+ * opened only when a READ or READDIRPLUS actually needs one. A warm walk
+ * (opendir, cached listing, releasedir), git status, or Node reading
+ * cached package.json files then costs no round trip to the server at all.
+ * The events keep the kernel's cached pages and listings exact, which is
+ * what makes keeping them across opens safe.
+ *
+ * Such a handle is a struct fb_lazy, passed to the kernel as its address
+ * with FB_LAZY_BIT set (server handles are below 2^63, PROTOCOL.md).
+ */
+#define FB_LAZY_BIT (1ull << 63)
+
+struct fb_lazy {
+	_Atomic uint64_t fh;        /* the server's handle; 0 until needed */
+	uint64_t node;
+	uint32_t oflags;            /* FSB_O_* to open it with */
+};
+
+static struct fb_lazy *lazy_of(uint64_t fh)
+{
+	if (fh == FB_REPLAY_FH || !(fh & FB_LAZY_BIT))
+		return NULL;
+	return (struct fb_lazy *)(uintptr_t)(fh & ~FB_LAZY_BIT);
+}
+
+/* The handle to name on the wire for a kernel handle: 0 for none. */
+static uint64_t wire_fh(uint64_t fh)
+{
+	struct fb_lazy *l = lazy_of(fh);
+
+	if (fh == FB_REPLAY_FH)
+		return 0;
+	return l ? atomic_load(&l->fh) : fh;
+}
+
+static int events_active(const struct fb_fs *fs)
+{
+	return (fs->server.caps & FSB_CAP_EVENTS) && fs->events.mode != FB_EVENTS_OFF;
+}
+
+static void release_orphan_fh(struct fb_fs *fs, uint64_t fh);
+static uint32_t open_flags(int flags, int writeback);
+
+/* Replies: whatever the deferred request replies. */
+static void lazy_open_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = op_of(call);
+	struct fb_op *next = op->deferred;
+	struct fb_lazy *l = lazy_of(next->fi.fh);
+	uint64_t none = 0;
+	int e = rep_errno(rep, err);
+
+	if (e) {
+		fuse_reply_err(next->req, e);
+		free(next);
+		return;
+	}
+	/* Two reads of one handle may both have opened it: keep one. */
+	if (!atomic_compare_exchange_strong(&l->fh, &none, rep->u.open_rep.fh))
+		release_orphan_fh(op->fs, rep->u.open_rep.fh);
+	next->resend(next);
+}
+
+/* Send `op` through resend() once its lazy handle has a server handle. */
+static void lazy_send(struct fb_op *op, void (*resend)(struct fb_op *op))
+{
+	struct fb_lazy *l = lazy_of(op->fi.fh);
+	struct fb_op *open_op;
+	struct fsb_msg m;
+	int err;
+
+	op->resend = resend;
+	if (!l || atomic_load(&l->fh)) {
+		resend(op);
+		return;
+	}
+	open_op = op_new(op->fs, NULL, lazy_open_done);
+	if (!open_op) {
+		fuse_reply_err(op->req, ENOMEM);
+		free(op);
+		return;
+	}
+	open_op->deferred = op;
+	msg_init(&m, FSB_OP_OPEN);
+	m.u.open.node = l->node;
+	m.u.open.flags = l->oflags;
+	err = fb_conn_submit(op->fs->conn, &open_op->call, &m);
+	if (err < 0) {
+		free(open_op);
+		fuse_reply_err(op->req, -err);
+		free(op);
+	}
+}
+
+/* Answer an open without the server, if it may be. 1 when answered. */
+static int open_lazily(struct fb_fs *fs, fuse_req_t req, uint64_t ino,
+                       struct fuse_file_info *fi, int dir)
+{
+	struct fb_lazy *l;
+
+	if (fs->cache.mode != FB_CACHE_COHERENT || !events_active(fs) || !fs->cache.keep_cache)
+		return 0;
+	if (!dir && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT))))
+		return 0;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return 0;
+	atomic_init(&l->fh, 0);
+	l->node = ino;
+	l->oflags = dir ? (FSB_O_RDONLY | FSB_O_DIRECTORY) : open_flags(fi->flags, 0);
+	fi->fh = FB_LAZY_BIT | (uint64_t)(uintptr_t)l;
+	fi->keep_cache = 1;
+	if (dir)
+		fi->cache_readdir = fs->cache.cache_dir;
+	else
+		fi->direct_io = fs->cache.direct_io;
+	if (fuse_reply_open(req, fi) < 0)
+		free(l);
 	return 1;
 }
 
@@ -629,7 +757,7 @@ static void fb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	op->node = ino;
 	msg_init(&m, FSB_OP_GETATTR);
 	m.u.node.node = ino;
-	m.u.node.fh = fi && fi->fh != FB_REPLAY_FH ? fi->fh : 0;
+	m.u.node.fh = fi ? wire_fh(fi->fh) : 0;
 	op_send(op, &m);
 }
 
@@ -655,9 +783,9 @@ static void fb_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	msg_init(&m, FSB_OP_SETATTR);
 	s = &m.u.setattr;
 	s->node = ino;
-	if (fi) {
+	if (fi && wire_fh(fi->fh)) {
 		s->valid |= FSB_SET_FH;
-		s->fh = fi->fh;
+		s->fh = wire_fh(fi->fh);
 	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		s->valid |= FSB_SET_MODE;
@@ -1139,6 +1267,8 @@ static void send_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	}
 	if (ghost_gone(req, ino, 0))
 		return;
+	if (open_lazily(fs, req, ino, fi, dir))
+		return;
 	op = op_new(fs, req, open_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
@@ -1196,12 +1326,22 @@ static void read_done(struct fb_call *call, const struct fsb_msg *rep, int err)
 	fuse_reply_buf(op->req, (const char *)d->ptr, d->len);
 }
 
+static void read_send(struct fb_op *op)
+{
+	struct fsb_msg m;
+
+	msg_init(&m, FSB_OP_READ);
+	m.u.io.fh = wire_fh(op->fi.fh);
+	m.u.io.offset = (uint64_t)op->off;
+	m.u.io.size = (uint32_t)op->size;
+	op_send(op, &m);
+}
+
 static void fb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
 	struct fb_fs *fs = fs_of(req);
 	struct fb_op *op;
-	struct fsb_msg m;
 
 	if (fi->fh == FB_REPLAY_FH) {
 		fuse_reply_err(req, EIO);
@@ -1216,11 +1356,9 @@ static void fb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size = fs->server.max_io;
 	op->node = ino;
 	op->size = size;
-	msg_init(&m, FSB_OP_READ);
-	m.u.io.fh = fi->fh;
-	m.u.io.offset = (uint64_t)off;
-	m.u.io.size = (uint32_t)size;
-	op_send(op, &m);
+	op->off = off;
+	op->fi.fh = fi->fh;
+	lazy_send(op, read_send);
 }
 
 /* Replies: write, err. */
@@ -1360,33 +1498,50 @@ static void send_fh(fuse_req_t req, uint16_t opcode, uint64_t fh, uint32_t flags
 	op_send(op, &m);
 }
 
+/* FLUSH and FSYNC of a read-only lazy handle have nothing to do on the
+ * server; RELEASE gives back its server handle if it got one. */
 static void fb_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	send_fh(req, FSB_OP_FLUSH, fi->fh, 0);
+	send_fh(req, FSB_OP_FLUSH, lazy_of(fi->fh) ? FB_REPLAY_FH : fi->fh, 0);
+}
+
+static void release_any(fuse_req_t req, uint64_t fh)
+{
+	struct fb_lazy *l = lazy_of(fh);
+
+	if (l) {
+		fh = atomic_load(&l->fh);
+		free(l);
+		if (!fh)
+			fh = FB_REPLAY_FH;      /* nothing on the server */
+	}
+	send_fh(req, FSB_OP_RELEASE, fh, 0);
 }
 
 static void fb_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (fi->fh != FB_REPLAY_FH && is_writable(fi->flags))
+	if (fi->fh != FB_REPLAY_FH && !lazy_of(fi->fh) && is_writable(fi->flags))
 		fb_nodes_writers_add(&fs_of(req)->nodes, ino, -1);
-	send_fh(req, FSB_OP_RELEASE, fi->fh, 0);
+	release_any(req, fi->fh);
 }
 
 static void fb_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
                      struct fuse_file_info *fi)
 {
-	send_fh(req, FSB_OP_FSYNC, fi->fh, datasync ? FSB_FSYNC_DATASYNC : 0);
+	send_fh(req, FSB_OP_FSYNC, lazy_of(fi->fh) ? FB_REPLAY_FH : fi->fh,
+	        datasync ? FSB_FSYNC_DATASYNC : 0);
 }
 
 static void fb_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	send_fh(req, FSB_OP_RELEASE, fi->fh, 0);
+	release_any(req, fi->fh);
 }
 
 static void fb_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
                         struct fuse_file_info *fi)
 {
-	send_fh(req, FSB_OP_FSYNC, fi->fh, datasync ? FSB_FSYNC_DATASYNC : 0);
+	send_fh(req, FSB_OP_FSYNC, lazy_of(fi->fh) ? FB_REPLAY_FH : fi->fh,
+	        datasync ? FSB_FSYNC_DATASYNC : 0);
 }
 
 /* ---- directories ---------------------------------------------------------- */
@@ -1521,12 +1676,30 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 	free(buf);
 }
 
+static void readdir_send(struct fb_op *op)
+{
+	struct fsb_msg m;
+	size_t want;
+
+	/* A wire entry is 112 bytes + name, a kernel readdirplus entry 152 +
+	 * name rounded to 8: asking for 3/4 of the buffer rarely overfills it
+	 * (overflow only costs a FORGET). Plain entries are much smaller than
+	 * wire entries, so `size` always fits. */
+	want = op->plus ? op->size / 4 * 3 : op->size;
+	if (want > FSB_MAX_IO)
+		want = FSB_MAX_IO;
+	msg_init(&m, FSB_OP_READDIRPLUS);
+	m.u.readdir.node = op->node;
+	m.u.readdir.fh = wire_fh(op->fi.fh);
+	m.u.readdir.cookie = cookie_of_offset(op->off);
+	m.u.readdir.max_bytes = (uint32_t)want;
+	op_send(op, &m);
+}
+
 static void send_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                          struct fuse_file_info *fi, int plus)
 {
 	struct fb_op *op = op_new(fs_of(req), req, readdir_done);
-	struct fsb_msg m;
-	size_t want;
 
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
@@ -1536,19 +1709,8 @@ static void send_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	op->size = size;
 	op->plus = plus;
 	op->off = off;
-	/* A wire entry is 112 bytes + name, a kernel readdirplus entry 152 +
-	 * name rounded to 8: asking for 3/4 of the buffer rarely overfills it
-	 * (overflow only costs a FORGET). Plain entries are much smaller than
-	 * wire entries, so `size` always fits. */
-	want = plus ? size / 4 * 3 : size;
-	if (want > FSB_MAX_IO)
-		want = FSB_MAX_IO;
-	msg_init(&m, FSB_OP_READDIRPLUS);
-	m.u.readdir.node = ino;
-	m.u.readdir.fh = fi->fh;
-	m.u.readdir.cookie = cookie_of_offset(off);
-	m.u.readdir.max_bytes = (uint32_t)want;
-	op_send(op, &m);
+	op->fi.fh = fi->fh;
+	lazy_send(op, readdir_send);
 }
 
 static void fb_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
