@@ -328,8 +328,9 @@ static void noop_done(struct fb_call *call, const struct fsb_msg *rep, int err)
 	(void)err;
 }
 
-/* Close a server handle nobody will ever release (its open or create
- * reply did not reach the kernel). */
+/* Close a server handle without anyone waiting for the answer: one the
+ * kernel released, or one it never got (its open or create reply did not
+ * reach it). */
 static void release_orphan_fh(struct fb_fs *fs, uint64_t fh)
 {
 	struct fb_op *op;
@@ -1505,6 +1506,13 @@ static void fb_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	send_fh(req, FSB_OP_FLUSH, lazy_of(fi->fh) ? FB_REPLAY_FH : fi->fh, 0);
 }
 
+/*
+ * RELEASE is answered at once and the server's handle closed behind it:
+ * the kernel ignores release errors, and it queues releases with reads
+ * and writebacks among its few background requests, so waiting for the
+ * server here would let closed-but-unreleased handles pile up on it (a
+ * git status over 30,000 files ran the server out of descriptors).
+ */
 static void release_any(fuse_req_t req, uint64_t fh)
 {
 	struct fb_lazy *l = lazy_of(fh);
@@ -1512,10 +1520,10 @@ static void release_any(fuse_req_t req, uint64_t fh)
 	if (l) {
 		fh = atomic_load(&l->fh);
 		free(l);
-		if (!fh)
-			fh = FB_REPLAY_FH;      /* nothing on the server */
 	}
-	send_fh(req, FSB_OP_RELEASE, fh, 0);
+	if (fh && fh != FB_REPLAY_FH)
+		release_orphan_fh(fs_of(req), fh);
+	fuse_reply_err(req, 0);
 }
 
 static void fb_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1738,6 +1746,10 @@ static void fb_init(void *userdata, struct fuse_conn_info *conn)
 	if (fs->cache.cache_symlinks)
 		want |= FUSE_CAP_CACHE_SYMLINKS;
 	conn->want |= want & conn->capable;
+	/* Readahead, writeback and releases share the background queue;
+	 * libfuse's default of 12 keeps too little in flight. */
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
 	/* Always readdirplus: one round trip gives names and attributes. */
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	/* We do not clear setuid bits on write ourselves; let the kernel. */

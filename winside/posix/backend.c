@@ -63,6 +63,7 @@ struct posix_be {
 	dev_t root_dev;
 	int try_openat2;    /* cleared for good on ENOSYS */
 	int handles;        /* non-directory nodes keep file handles */
+	int mount_fd;       /* open_by_handle_at's anchor (not O_PATH), or -1 */
 };
 
 #define PROC_FD_LEN 32
@@ -190,7 +191,7 @@ static int node_fd(struct posix_be *pb, struct ws_bnode *n)
 
 	if (n->fd >= 0)
 		return n->fd;
-	fd = open_by_handle_at(pb->root_fd, n->fh, O_PATH | O_CLOEXEC);
+	fd = open_by_handle_at(pb->mount_fd, n->fh, O_PATH | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -935,6 +936,8 @@ static void posix_destroy(struct ws_backend *be)
 	struct posix_be *pb = (struct posix_be *)be;
 
 	close(pb->root_fd);
+	if (pb->mount_fd >= 0)
+		close(pb->mount_fd);
 	free(pb);
 }
 
@@ -970,15 +973,20 @@ static const struct ws_backend_ops posix_ops = {
 	.destroy = posix_destroy,
 };
 
-/* Whether this file system gives file handles and we may open them. */
-static int handles_work(int root_fd)
+/* Whether this file system gives file handles and we may open them
+ * (CAP_DAC_READ_SEARCH). The anchor must be a real descriptor: an O_PATH
+ * one is refused with EBADF. */
+static int handles_work(int root_fd, int mount_fd)
 {
-	struct file_handle *fh = handle_of(root_fd);
+	struct file_handle *fh;
 	int fd;
 
+	if (mount_fd < 0)
+		return 0;
+	fh = handle_of(root_fd);
 	if (!fh)
 		return 0;
-	fd = open_by_handle_at(root_fd, fh, O_PATH | O_CLOEXEC);
+	fd = open_by_handle_at(mount_fd, fh, O_PATH | O_CLOEXEC);
 	free(fh);
 	if (fd < 0)
 		return 0;
@@ -1018,7 +1026,12 @@ int ws_posix_backend_new(const char *path, struct ws_backend **out, char *err, s
 	pb->root_fd = fd;
 	pb->root_dev = b.st_dev;
 	pb->try_openat2 = 1;
-	pb->handles = handles_work(fd);
+	pb->mount_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pb->handles = handles_work(fd, pb->mount_fd);
+	if (!pb->handles && pb->mount_fd >= 0) {
+		close(pb->mount_fd);
+		pb->mount_fd = -1;
+	}
 	*out = &pb->base;
 	return 0;
 }
