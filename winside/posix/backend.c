@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,9 @@
  * knowing 100,000 files does not need 100,000 descriptors.
  */
 struct ws_bnode {
-	int fd;             /* O_PATH (a link's own descriptor for links), or -1 */
+	_Atomic int fd;     /* O_PATH (a link's own descriptor for links), or -1 */
 	struct file_handle *fh;     /* when fd is -1 */
+	struct ws_bnode *pin_next;  /* handle nodes: the backend's pin table */
 	mode_t type;        /* S_IFMT bits: an inode never changes type */
 	dev_t dev;
 	ino_t ino;
@@ -57,6 +59,8 @@ struct ws_bfile {
 	char peek_name[NAME_MAX + 1];
 };
 
+#define PIN_BUCKETS 1024u
+
 struct posix_be {
 	struct ws_backend base;
 	int root_fd;
@@ -64,6 +68,12 @@ struct posix_be {
 	int try_openat2;    /* cleared for good on ENOSYS */
 	int handles;        /* non-directory nodes keep file handles */
 	int mount_fd;       /* open_by_handle_at's anchor (not O_PATH), or -1 */
+	/* Nodes that hold a handle, by inode: a file about to lose its last
+	 * name gets a descriptor first (pin_ident), because a handle cannot
+	 * reach an unlinked file while a descriptor still can, and an open
+	 * file outlives its name. */
+	pthread_mutex_t pin_lock;
+	struct ws_bnode *pin_tab[PIN_BUCKETS];
 };
 
 #define PROC_FD_LEN 32
@@ -187,18 +197,55 @@ static struct file_handle *handle_of(int fd)
  * (give it back with node_fd_put). Returns the fd or -errno. */
 static int node_fd(struct posix_be *pb, struct ws_bnode *n)
 {
-	int fd;
+	int fd = atomic_load(&n->fd);
 
-	if (n->fd >= 0)
-		return n->fd;
+	if (fd >= 0)
+		return fd;
 	fd = open_by_handle_at(pb->mount_fd, n->fh, O_PATH | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
+/* A descriptor node_fd opened for the occasion is closed; the node's own
+ * (which a pin may have given it meanwhile) stays. */
 static void node_fd_put(struct ws_bnode *n, int fd)
 {
-	if (n->fd < 0 && fd >= 0)
+	if (fd >= 0 && fd != atomic_load(&n->fd))
 		close(fd);
+}
+
+static struct ws_bnode **pin_bucket(struct posix_be *pb, ino_t ino)
+{
+	return &pb->pin_tab[(size_t)((uint64_t)ino * 0x9E3779B97F4A7C15ull >> 40) % PIN_BUCKETS];
+}
+
+/* The file (dev, ino) may be losing its last name: give every node that
+ * reaches it through a handle a descriptor while it still can. */
+static void pin_ident(struct posix_be *pb, dev_t dev, ino_t ino)
+{
+	struct ws_bnode *n;
+
+	if (!pb->handles)
+		return;
+	pthread_mutex_lock(&pb->pin_lock);
+	for (n = *pin_bucket(pb, ino); n; n = n->pin_next) {
+		int fd;
+
+		if (n->ino != ino || n->dev != dev || atomic_load(&n->fd) >= 0)
+			continue;
+		fd = open_by_handle_at(pb->mount_fd, n->fh, O_PATH | O_CLOEXEC);
+		if (fd >= 0)
+			atomic_store(&n->fd, fd);
+	}
+	pthread_mutex_unlock(&pb->pin_lock);
+}
+
+/* pin_ident for whatever `name` in dirfd is now, unless a directory. */
+static void pin_name(struct posix_be *pb, int dirfd, const char *name)
+{
+	struct stat s;
+
+	if (pb->handles && fstatat(dirfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(s.st_mode))
+		pin_ident(pb, s.st_dev, s.st_ino);
 }
 
 /* Wrap an O_PATH descriptor into a node; takes fd. */
@@ -219,16 +266,23 @@ static int node_from_fd(struct posix_be *pb, int fd, struct ws_bnode **out,
 		close(fd);
 		return -FSB_ENOMEM;
 	}
-	n->fd = fd;
+	atomic_init(&n->fd, fd);
 	n->fh = NULL;
+	n->pin_next = NULL;
 	n->type = s.st_mode & S_IFMT;
 	n->dev = s.st_dev;
 	n->ino = s.st_ino;
 	if (pb->handles && n->type != S_IFDIR && n->dev == pb->root_dev) {
 		n->fh = handle_of(fd);
 		if (n->fh) {
+			struct ws_bnode **b = pin_bucket(pb, n->ino);
+
 			close(fd);
-			n->fd = -1;
+			atomic_store(&n->fd, -1);
+			pthread_mutex_lock(&pb->pin_lock);
+			n->pin_next = *b;
+			*b = n;
+			pthread_mutex_unlock(&pb->pin_lock);
 		}
 	}
 	ws__posix_fill_bstat(&s, st);
@@ -239,8 +293,12 @@ static int node_from_fd(struct posix_be *pb, int fd, struct ws_bnode **out,
 static int posix_lookup(struct ws_backend *be, struct ws_bnode *dir, const char *name,
                         struct ws_bnode **out, struct ws_bstat *st)
 {
-	int fd = open_below((struct posix_be *)be, dir->fd, name);
+	int fd;
 
+	/* Only directories have a descriptor to resolve names in. */
+	if (dir->fd < 0)
+		return -FSB_ENOTDIR;
+	fd = open_below((struct posix_be *)be, dir->fd, name);
 	if (fd < 0)
 		return status(-fd);
 	return node_from_fd((struct posix_be *)be, fd, out, st);
@@ -258,9 +316,22 @@ static int posix_root(struct ws_backend *be, struct ws_bnode **out, struct ws_bs
 
 static void posix_forget(struct ws_backend *be, struct ws_bnode *n)
 {
-	(void)be;
-	if (n->fd >= 0)
-		close(n->fd);
+	struct posix_be *pb = (struct posix_be *)be;
+	int fd;
+
+	if (n->fh) {
+		struct ws_bnode **p;
+
+		pthread_mutex_lock(&pb->pin_lock);
+		for (p = pin_bucket(pb, n->ino); *p && *p != n; p = &(*p)->pin_next)
+			;
+		if (*p)
+			*p = n->pin_next;
+		pthread_mutex_unlock(&pb->pin_lock);
+	}
+	fd = atomic_load(&n->fd);
+	if (fd >= 0)
+		close(fd);
 	free(n->fh);
 	free(n);
 }
@@ -568,6 +639,9 @@ static int posix_create(struct ws_backend *be, struct ws_bnode *dir, const char 
 	struct stat s;
 	int fd, pfd, oflags, fl, err, rc;
 
+	/* Only directories have a descriptor to resolve names in. */
+	if (dir->fd < 0)
+		return -FSB_ENOTDIR;
 	(void)be;
 	if (!(flags & FSB_O_EXCL) && fstatat(dir->fd, name, &s, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !S_ISREG(s.st_mode)) {
@@ -831,6 +905,9 @@ static int posix_readdir(struct ws_backend *be, struct ws_bfile *f, uint64_t coo
 static int posix_mkdir(struct ws_backend *be, struct ws_bnode *dir, const char *name,
                        uint32_t mode, struct ws_bnode **out, struct ws_bstat *st)
 {
+	/* Only directories have a descriptor to resolve names in. */
+	if (dir->fd < 0)
+		return -FSB_ENOTDIR;
 	if (mkdirat(dir->fd, name, (mode_t)(mode & 07777)) < 0)
 		return status(errno);
 	/* If the new directory is swapped for a link before this lookup,
@@ -843,6 +920,9 @@ static int posix_mknod(struct ws_backend *be, struct ws_bnode *dir, const char *
 {
 	dev_t dev = 0;
 
+	/* Only directories have a descriptor to resolve names in. */
+	if (dir->fd < 0)
+		return -FSB_ENOTDIR;
 	switch (mode & FSB_S_IFMT) {
 	case FSB_S_IFREG:
 	case FSB_S_IFIFO:
@@ -865,6 +945,9 @@ static int posix_mknod(struct ws_backend *be, struct ws_bnode *dir, const char *
 static int posix_symlink(struct ws_backend *be, struct ws_bnode *dir, const char *name,
                          const char *target, struct ws_bnode **out, struct ws_bstat *st)
 {
+	/* Only directories have a descriptor to resolve names in. */
+	if (dir->fd < 0)
+		return -FSB_ENOTDIR;
 	if (symlinkat(target, dir->fd, name) < 0)
 		return status(errno);
 	return posix_lookup(be, dir, name, out, st);
@@ -874,8 +957,12 @@ static int posix_link(struct ws_backend *be, struct ws_bnode *n, struct ws_bnode
                       const char *newname, struct ws_bnode **out, struct ws_bstat *st)
 {
 	char proc[PROC_FD_LEN];
-	int fd = node_fd((struct posix_be *)be, n), rc;
+	int fd, rc;
 
+	/* Only directories have a descriptor to resolve names in. */
+	if (newdir->fd < 0)
+		return -FSB_ENOTDIR;
+	fd = node_fd((struct posix_be *)be, n);
 	if (fd < 0)
 		return status(-fd);
 	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (ENOENT without it). The
@@ -898,12 +985,18 @@ static int posix_link(struct ws_backend *be, struct ws_bnode *n, struct ws_bnode
 
 static int posix_unlink(struct ws_backend *be, struct ws_bnode *dir, const char *name)
 {
-	(void)be;
+	/* Only directories have a descriptor to resolve names in. */
+	if (dir->fd < 0)
+		return -FSB_ENOTDIR;
+	pin_name((struct posix_be *)be, dir->fd, name);
 	return unlinkat(dir->fd, name, 0) < 0 ? status(errno) : 0;
 }
 
 static int posix_rmdir(struct ws_backend *be, struct ws_bnode *dir, const char *name)
 {
+	/* Only directories have a descriptor to resolve names in. */
+	if (dir->fd < 0)
+		return -FSB_ENOTDIR;
 	(void)be;
 	return unlinkat(dir->fd, name, AT_REMOVEDIR) < 0 ? status(errno) : 0;
 }
@@ -914,7 +1007,12 @@ static int posix_rename(struct ws_backend *be, struct ws_bnode *olddir, const ch
 	unsigned rf = 0;
 	int rc;
 
-	(void)be;
+	/* Only directories have a descriptor to resolve names in. */
+	if (olddir->fd < 0 || newdir->fd < 0)
+		return -FSB_ENOTDIR;
+	/* A rename over a file unlinks it. */
+	if (!(flags & FSB_RENAME_EXCHANGE))
+		pin_name((struct posix_be *)be, newdir->fd, newname);
 	if (flags & FSB_RENAME_NOREPLACE)
 		rf |= RENAME_NOREPLACE;
 	if (flags & FSB_RENAME_EXCHANGE)
@@ -938,6 +1036,7 @@ static void posix_destroy(struct ws_backend *be)
 	close(pb->root_fd);
 	if (pb->mount_fd >= 0)
 		close(pb->mount_fd);
+	pthread_mutex_destroy(&pb->pin_lock);
 	free(pb);
 }
 
@@ -1026,6 +1125,7 @@ int ws_posix_backend_new(const char *path, struct ws_backend **out, char *err, s
 	pb->root_fd = fd;
 	pb->root_dev = b.st_dev;
 	pb->try_openat2 = 1;
+	pthread_mutex_init(&pb->pin_lock, NULL);
 	pb->mount_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	pb->handles = handles_work(fd, pb->mount_fd);
 	if (!pb->handles && pb->mount_fd >= 0) {
