@@ -566,6 +566,52 @@ static void account(struct fb_events *ev, int rc)
  * partner is consumed and *consumed set). */
 static void rescan(struct fb_events *ev);
 
+static int newer_attr(const struct fsb_attr *a, const struct fsb_attr *b)
+{
+	return a->ctime.sec > b->ctime.sec ||
+	       (a->ctime.sec == b->ctime.sec && a->ctime.nsec > b->ctime.nsec);
+}
+
+/*
+ * The daemon answers GETATTR from its node table in coherent mode, so an
+ * event must leave that table exact: the object's own attributes come with
+ * the event (unless a reply told of a later state), and a directory whose
+ * entries changed has its attributes (mtime, nlink) fetched again.
+ */
+/* Called before handling a change for names (the parent is found by the
+ * old path) and after it for attributes (the replay decides how to replay
+ * an ATTRIB by comparing with what the table held before). */
+static void note_attrs(struct fb_events *ev, const struct fb_rev *r, int after)
+{
+	struct fb_fs *fs = ev->fs;
+	uint64_t parent, child;
+	struct fsb_attr cached;
+	size_t off;
+
+	if (fb_dents_walk(&fs->dents, r->path, r->pathlen, &parent, &off, &child) < 0)
+		return;
+	switch (r->kind) {
+	case FSB_EV_MODIFIED:
+	case FSB_EV_ATTRIB:
+		if (!after || !child || (child & FB_GHOST_BIT))
+			return;
+		if (!(r->flags & FSB_EVF_ATTR))
+			fb_nodes_mark_stale(&fs->nodes, child);
+		else if (fb_nodes_get_attr(&fs->nodes, child, &cached) == 0 &&
+		         !newer_attr(&cached, &r->attr))
+			fb_nodes_set_attr(&fs->nodes, child, &r->attr);
+		return;
+	default:
+		if (after)
+			return;
+		if (parent && !(parent & FB_GHOST_BIT))
+			fb_nodes_mark_stale(&fs->nodes, parent);
+		if (child && !(child & FB_GHOST_BIT))
+			fb_nodes_mark_stale(&fs->nodes, child);
+		return;
+	}
+}
+
 static void handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *next,
                          int *consumed)
 {
@@ -586,6 +632,9 @@ static void handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *
 		rescan(ev);
 		return;
 	}
+	note_attrs(ev, r, 0);
+	if (to)
+		note_attrs(ev, to, 0);
 	if (ev->mode == FB_EVENTS_REPLAY && ev->rootfd >= 0) {
 		if (to)
 			rc = replay_rename(ev, r, to);
@@ -594,10 +643,12 @@ static void handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *
 		else
 			rc = replay_one(ev, r, NULL);
 		account(ev, rc);
+		note_attrs(ev, r, 1);
 		if (rc == REPLAY_DONE)
 			return;
 	} else {
 		atomic_fetch_add(&ev->invalidated, 1);
+		note_attrs(ev, r, 1);
 	}
 	invalidate_path(ev, r);
 	if (to)
@@ -756,6 +807,7 @@ static void rescan(struct fb_events *ev)
 	size_t i;
 
 	atomic_fetch_add(&ev->rescans, 1);
+	fb_nodes_mark_all_stale(&fs->nodes);
 	fb_dents_each(&fs->dents, snap_one, &sn);
 	for (i = 0; i < sn.n; i++) {
 		int len = fb_dents_path(&fs->dents, sn.v[i].child, path, sizeof(path));

@@ -738,6 +738,33 @@ static void attr_done(struct fb_call *call, const struct fsb_msg *rep, int err)
 	fuse_reply_attr(op->req, &st, op->fs->cache.attr_timeout);
 }
 
+/*
+ * In coherent mode with change events the node table's attributes are
+ * exact (events.c keeps them so), so GETATTR needs no round trip: the
+ * kernel asks again for every directory it has listed, only because a
+ * listing makes its idea of the atime stale. The atime served is the
+ * one last seen.
+ */
+static int answer_attr_locally(fuse_req_t req, struct fb_fs *fs, uint64_t ino)
+{
+	struct fsb_attr a;
+	struct stat st;
+
+	/* The replay thread acts on the state the event recorded, which the
+	 * server may have left behind already (the file is gone again): it
+	 * gets what the table holds, stale or not. */
+	if (from_replay(req)) {
+		if (fb_nodes_get_attr(&fs->nodes, ino, &a) < 0)
+			return 0;
+	} else if (fs->cache.mode != FB_CACHE_COHERENT || !events_active(fs) ||
+	           fb_nodes_get_fresh_attr(&fs->nodes, ino, &a) < 0) {
+		return 0;
+	}
+	attr_to_stat(ino, &a, &st);
+	fuse_reply_attr(req, &st, fs->cache.attr_timeout);
+	return 1;
+}
+
 static void fb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fb_op *op;
@@ -750,6 +777,8 @@ static void fb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (answer_attr_locally(req, fs_of(req), ino))
+		return;
 	op = op_new(fs_of(req), req, attr_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
@@ -1051,8 +1080,13 @@ static void remove_done(struct fb_call *call, const struct fsb_msg *rep, int err
 	int e = rep_errno(rep, err);
 
 	if (!e) {
+		uint64_t gone;
+
 		fb_nodes_set_attr(&op->fs->nodes, op->parent, &rep->u.dir_rep.dir_attr);
-		fb_dents_remove(&op->fs->dents, op->parent, op->name, strlen(op->name));
+		/* Its link count (and ctime) changed: other names may remain. */
+		gone = fb_dents_remove(&op->fs->dents, op->parent, op->name, strlen(op->name));
+		if (gone)
+			fb_nodes_mark_stale(&op->fs->nodes, gone);
 	}
 	fuse_reply_err(op->req, e);
 }
@@ -1104,6 +1138,15 @@ static void rename_done(struct fb_call *call, const struct fsb_msg *rep, int err
 	if (!e) {
 		fb_nodes_set_attr(&op->fs->nodes, op->parent, &rep->u.rename_rep.olddir_attr);
 		fb_nodes_set_attr(&op->fs->nodes, op->node, &rep->u.rename_rep.newdir_attr);
+		uint64_t moved = fb_dents_get(&op->fs->dents, op->parent, op->name, strlen(op->name));
+		uint64_t replaced = fb_dents_get(&op->fs->dents, op->node, op->name2,
+		                                 strlen(op->name2));
+
+		/* ctime of the moved file, link count of a replaced one. */
+		if (moved)
+			fb_nodes_mark_stale(&op->fs->nodes, moved);
+		if (replaced)
+			fb_nodes_mark_stale(&op->fs->nodes, replaced);
 		fb_dents_rename(&op->fs->dents, op->parent, op->name, strlen(op->name), op->node,
 		                op->name2, strlen(op->name2), !!(op->rflags & RENAME_EXCHANGE));
 	}

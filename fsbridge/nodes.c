@@ -14,6 +14,7 @@ struct fb_node {
 	uint64_t nlookup;
 	uint64_t local;         /* of nlookup, references the server never gave */
 	uint32_t writers;       /* writable opens */
+	int stale;              /* attr may be out of date: ask the server */
 	uint64_t gen;
 	struct fsb_attr attr;
 };
@@ -120,6 +121,7 @@ int fb_nodes_ref(struct fb_nodes *t, const struct fsb_entry *e)
 	n->nlookup++;
 	n->gen = e->gen;
 	n->attr = e->attr;
+	n->stale = 0;
 out_unlock:
 	pthread_mutex_unlock(&t->lock);
 	return err;
@@ -226,8 +228,50 @@ void fb_nodes_set_attr(struct fb_nodes *t, uint64_t id, const struct fsb_attr *a
 
 	pthread_mutex_lock(&t->lock);
 	n = *node_slot(t, id);
-	if (n)
+	if (n) {
 		n->attr = *a;
+		n->stale = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int fb_nodes_get_fresh_attr(struct fb_nodes *t, uint64_t id, struct fsb_attr *out)
+{
+	struct fb_node *n;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&t->lock);
+	n = *node_slot(t, id);
+	if (n && !n->stale) {
+		*out = n->attr;
+		err = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return err;
+}
+
+void fb_nodes_mark_stale(struct fb_nodes *t, uint64_t id)
+{
+	struct fb_node *n;
+
+	pthread_mutex_lock(&t->lock);
+	n = *node_slot(t, id);
+	if (n)
+		n->stale = 1;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void fb_nodes_mark_all_stale(struct fb_nodes *t)
+{
+	size_t i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < t->nbuckets; i++) {
+		struct fb_node *n;
+
+		for (n = t->buckets[i]; n; n = n->next)
+			n->stale = 1;
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -62,6 +62,13 @@ uint32_t fb_nodes_writers(struct fb_nodes *t, uint64_t id);
 /* Replace the cached attributes of a known node (no-op if unknown). */
 void fb_nodes_set_attr(struct fb_nodes *t, uint64_t id, const struct fsb_attr *a);
 
+/* The cached attributes if nothing has made them doubtful since they were
+ * recorded (a change event about the node or, for a directory, about a
+ * name in it); 0, or -ENOENT. fb_nodes_set_attr makes them fresh again. */
+int fb_nodes_get_fresh_attr(struct fb_nodes *t, uint64_t id, struct fsb_attr *out);
+void fb_nodes_mark_stale(struct fb_nodes *t, uint64_t id);
+void fb_nodes_mark_all_stale(struct fb_nodes *t);
+
 /* Copy the cached attributes; 0, or -ENOENT if the node is unknown. */
 int fb_nodes_get_attr(struct fb_nodes *t, uint64_t id, struct fsb_attr *out);
 
