@@ -255,6 +255,14 @@ static void fill_body(struct fsb_msg *m)
 	case FSB_OP_PING:
 		m->u.ping.nonce = 7;
 		break;
+	case FSB_OP_FALLOCATE:
+		if (reply) {
+			seed_attr(&m->u.attr);
+		} else {
+			m->u.fallocate.length = 4096;
+			m->u.fallocate.mode = FSB_FALLOC_KEEP_SIZE;
+		}
+		break;
 	case FSB_OP_EVENT:
 		evs[0].kind = FSB_EV_CREATED;
 		evs[0].flags = FSB_EVF_ATTR;
