@@ -297,7 +297,7 @@ void fb_ghost_forget(struct fb_events *ev, uint64_t id, uint64_t n)
 
 static void inval_attr(struct fb_events *ev, uint64_t node)
 {
-	if (node && !(node & FB_GHOST_BIT))
+	if (node && !fb_is_ghost(node))
 		fuse_lowlevel_notify_inval_inode(ev->se, node, -1, 0);
 }
 
@@ -313,7 +313,7 @@ static void invalidate_path(struct fb_events *ev, const struct fb_rev *r)
 	switch (r->kind) {
 	case FSB_EV_MODIFIED:
 		/* Data and attributes. */
-		if (child && !(child & FB_GHOST_BIT))
+		if (child && !fb_is_ghost(child))
 			fuse_lowlevel_notify_inval_inode(ev->se, child, 0, 0);
 		return;
 	case FSB_EV_ATTRIB:
@@ -326,7 +326,7 @@ static void invalidate_path(struct fb_events *ev, const struct fb_rev *r)
 		return;
 	if (r->kind == FSB_EV_REMOVED || r->kind == FSB_EV_RENAMED_FROM) {
 		child = fb_dents_remove(&fs->dents, parent, r->path + off, r->pathlen - off);
-		if (child && !(child & FB_GHOST_BIT))
+		if (child && !fb_is_ghost(child))
 			fuse_lowlevel_notify_delete(ev->se, parent, child, r->path + off,
 			                            r->pathlen - off);
 		else
@@ -424,7 +424,7 @@ static int known_attr(struct fb_fs *fs, uint64_t node, struct fsb_attr *out)
 {
 	if (!node)
 		return -ENOENT;
-	if (node & FB_GHOST_BIT)
+	if (fb_is_ghost(node))
 		return fb_ghost_attr(&fs->events, node, out);
 	return fb_nodes_get_attr(&fs->nodes, node, out);
 }
@@ -473,7 +473,7 @@ static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_re
 			return REPLAY_FAIL;
 		/* Drop the old pages first: with FOPEN_KEEP_CACHE a read
 		 * after the event would see them. */
-		if (child && !(child & FB_GHOST_BIT))
+		if (child && !fb_is_ghost(child))
 			fuse_lowlevel_notify_inval_inode(ev->se, child, 0, 0);
 		break;
 	case FSB_EV_ATTRIB:
@@ -492,7 +492,7 @@ static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_re
 		 * has under it: what was removed was an older file of that
 		 * name (created and removed behind the mount before this
 		 * client made its own). Replaying would hide the new one. */
-		if (child && !(child & FB_GHOST_BIT) && still_there(ev, parent, r->path + off, child))
+		if (child && !fb_is_ghost(child) && still_there(ev, parent, r->path + off, child))
 			return REPLAY_SKIP;
 		break;
 	default:
@@ -566,12 +566,6 @@ static void account(struct fb_events *ev, int rc)
  * partner is consumed and *consumed set). */
 static void rescan(struct fb_events *ev);
 
-static int newer_attr(const struct fsb_attr *a, const struct fsb_attr *b)
-{
-	return a->ctime.sec > b->ctime.sec ||
-	       (a->ctime.sec == b->ctime.sec && a->ctime.nsec > b->ctime.nsec);
-}
-
 /*
  * The daemon answers GETATTR from its node table in coherent mode, so an
  * event must leave that table exact: the object's own attributes come with
@@ -593,20 +587,20 @@ static void note_attrs(struct fb_events *ev, const struct fb_rev *r, int after)
 	switch (r->kind) {
 	case FSB_EV_MODIFIED:
 	case FSB_EV_ATTRIB:
-		if (!after || !child || (child & FB_GHOST_BIT))
+		if (!after || !child || fb_is_ghost(child))
 			return;
 		if (!(r->flags & FSB_EVF_ATTR))
 			fb_nodes_mark_stale(&fs->nodes, child);
 		else if (fb_nodes_get_attr(&fs->nodes, child, &cached) == 0 &&
-		         !newer_attr(&cached, &r->attr))
+		         !fb_attr_newer(&cached, &r->attr))
 			fb_nodes_set_attr(&fs->nodes, child, &r->attr);
 		return;
 	default:
 		if (after)
 			return;
-		if (parent && !(parent & FB_GHOST_BIT))
+		if (parent && !fb_is_ghost(parent))
 			fb_nodes_mark_stale(&fs->nodes, parent);
-		if (child && !(child & FB_GHOST_BIT))
+		if (child && !fb_is_ghost(child))
 			fb_nodes_mark_stale(&fs->nodes, child);
 		return;
 	}
@@ -828,7 +822,7 @@ static void rescan(struct fb_events *ev)
 		struct fsb_entry now;
 		int err, had, is_dir;
 
-		if (!k->path || (k->parent & FB_GHOST_BIT) || (k->child & FB_GHOST_BIT))
+		if (!k->path || fb_is_ghost(k->parent) || fb_is_ghost(k->child))
 			continue;
 		name = strrchr(k->path, '/');
 		name = name ? name + 1 : k->path;
@@ -851,7 +845,7 @@ static void rescan(struct fb_events *ev)
 		}
 	}
 	for (i = 0; i < sn.n; i++) {
-		if (!(sn.v[i].parent & FB_GHOST_BIT))
+		if (!fb_is_ghost(sn.v[i].parent))
 			fuse_lowlevel_notify_inval_inode(ev->se, sn.v[i].parent, 0, 0);
 		free(sn.v[i].path);
 	}

@@ -76,6 +76,11 @@ struct fb_replay_view {
  * exists on the server (created and deleted before the replay ran). Its
  * id has FB_GHOST_BIT set; the server never hears of it. */
 #define FB_GHOST_BIT (1ull << 63)
+
+static inline int fb_is_ghost(uint64_t id)
+{
+	return (id & FB_GHOST_BIT) != 0;
+}
 struct fb_ghost {
 	struct fb_ghost *next;
 	uint64_t id;

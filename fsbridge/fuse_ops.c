@@ -75,11 +75,6 @@ static int is_writable(int flags)
 	return (flags & O_ACCMODE) == O_WRONLY || (flags & O_ACCMODE) == O_RDWR;
 }
 
-static int is_ghost(uint64_t id)
-{
-	return (id & FB_GHOST_BIT) != 0;
-}
-
 /* The name an entry reply will carry, for the dentry mirror. Names were
  * checked against FSB_NAME_MAX before. */
 static void op_name(struct fb_op *op, uint64_t parent, const char *name)
@@ -299,7 +294,7 @@ static void forget_refs(struct fb_fs *fs, uint64_t node, uint64_t n)
 	uint64_t to_server, held;
 	int gone;
 
-	if (is_ghost(node)) {
+	if (fb_is_ghost(node)) {
 		fb_ghost_forget(&fs->events, node, n);
 		if (fb_ghost_attr(&fs->events, node, &(struct fsb_attr){ 0 }) < 0)
 			fb_dents_forget_child(&fs->dents, node);
@@ -428,9 +423,9 @@ static void reply_local_entry(fuse_req_t req, struct fb_fs *fs, uint64_t parent,
 	struct fsb_entry e;
 	int made_ghost = 0;
 
-	if (known && !is_ghost(known) && fb_nodes_ref_local(&fs->nodes, known, &e) == 0) {
+	if (known && !fb_is_ghost(known) && fb_nodes_ref_local(&fs->nodes, known, &e) == 0) {
 		/* a node the kernel has */
-	} else if (known && is_ghost(known) && fb_ghost_ref(&fs->events, known, &e) == 0) {
+	} else if (known && fb_is_ghost(known) && fb_ghost_ref(&fs->events, known, &e) == 0) {
 		made_ghost = 1;
 	} else if (fb_ghost_new(&fs->events, ghost, &e) == 0) {
 		made_ghost = 1;
@@ -510,12 +505,12 @@ static int replay_lookup(fuse_req_t req, struct fb_fs *fs, uint64_t parent, cons
 	/* A name the replay made up a node for (its dentry times out at
 	 * once, so the kernel asks again) keeps that node. */
 	known = fb_dents_get(&fs->dents, parent, name, strlen(name));
-	if (known && is_ghost(known)) {
+	if (known && fb_is_ghost(known)) {
 		synth_attr(FSB_S_IFREG | 0644, &a);
 		reply_local_entry(req, fs, parent, name, known, &a, NULL);
 		return 1;
 	}
-	if (is_ghost(parent)) {
+	if (fb_is_ghost(parent)) {
 		fuse_reply_err(req, ENOENT);
 		return 1;
 	}
@@ -572,7 +567,7 @@ static int replay_create(fuse_req_t req, struct fb_fs *fs, uint64_t parent, cons
 		rfi.fh = FB_REPLAY_FH;
 		rfi.keep_cache = 0;
 	}
-	if (is_ghost(parent) || !(v.flags & FSB_EVF_ATTR)) {
+	if (fb_is_ghost(parent) || !(v.flags & FSB_EVF_ATTR)) {
 		replay_create_ghost(req, fs, parent, name, mode, &v.attr,
 		                    !!(v.flags & FSB_EVF_ATTR), fi ? &rfi : NULL);
 		return 1;
@@ -598,14 +593,6 @@ static int replay_create(fuse_req_t req, struct fb_fs *fs, uint64_t parent, cons
 
 /* GETATTR and SETATTR of the replay, and any request on a ghost: the
  * recorded state. */
-/* Whether attributes a describe a later state of the file than b: the
- * server's change times order them. */
-static int newer(const struct fsb_attr *a, const struct fsb_attr *b)
-{
-	return a->ctime.sec > b->ctime.sec ||
-	       (a->ctime.sec == b->ctime.sec && a->ctime.nsec > b->ctime.nsec);
-}
-
 static int replay_attr(fuse_req_t req, struct fb_fs *fs, uint64_t ino, int setting)
 {
 	struct fb_replay_view v;
@@ -614,7 +601,7 @@ static int replay_attr(fuse_req_t req, struct fb_fs *fs, uint64_t ino, int setti
 	double timeout = fs->cache.attr_timeout;
 	int have;
 
-	if (is_ghost(ino)) {
+	if (fb_is_ghost(ino)) {
 		if (fb_ghost_attr(&fs->events, ino, &a) < 0) {
 			fuse_reply_err(req, ENOENT);
 			return 1;
@@ -628,7 +615,7 @@ static int replay_attr(fuse_req_t req, struct fb_fs *fs, uint64_t ino, int setti
 		 * of our own requests has told of a later state since. */
 		fb_replay_view_get(&fs->events, &v);
 		have = fb_nodes_get_attr(&fs->nodes, ino, &a) == 0;
-		if (v.kind && (v.flags & FSB_EVF_ATTR) && (!have || !newer(&a, &v.attr))) {
+		if (v.kind && (v.flags & FSB_EVF_ATTR) && (!have || !fb_attr_newer(&a, &v.attr))) {
 			a = v.attr;
 		} else if (!have) {
 			fuse_reply_err(req, ENOENT);
@@ -645,7 +632,7 @@ static int replay_attr(fuse_req_t req, struct fb_fs *fs, uint64_t ino, int setti
  * the object is gone. */
 static int ghost_gone(fuse_req_t req, uint64_t a, uint64_t b)
 {
-	if (!is_ghost(a) && !is_ghost(b))
+	if (!fb_is_ghost(a) && !fb_is_ghost(b))
 		return 0;
 	fuse_reply_err(req, ENOENT);
 	return 1;
@@ -770,7 +757,7 @@ static void fb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fb_op *op;
 	struct fsb_msg m;
 
-	if (is_ghost(ino)) {
+	if (fb_is_ghost(ino)) {
 		if (from_replay(req))
 			replay_attr(req, fs_of(req), ino, 0);
 		else
@@ -929,7 +916,7 @@ static void fb_statfs(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	msg_init(&m, FSB_OP_STATFS);
-	m.u.node.node = ino && !is_ghost(ino) ? ino : FUSE_ROOT_ID;
+	m.u.node.node = ino && !fb_is_ghost(ino) ? ino : FUSE_ROOT_ID;
 	op_send(op, &m);
 }
 

@@ -59,6 +59,14 @@ void fb_nodes_unref_local(struct fb_nodes *t, uint64_t id);
 void fb_nodes_writers_add(struct fb_nodes *t, uint64_t id, int delta);
 uint32_t fb_nodes_writers(struct fb_nodes *t, uint64_t id);
 
+/* Whether attributes a describe a later state of the object than b: the
+ * server's change times order them. */
+static inline int fb_attr_newer(const struct fsb_attr *a, const struct fsb_attr *b)
+{
+	return a->ctime.sec > b->ctime.sec ||
+	       (a->ctime.sec == b->ctime.sec && a->ctime.nsec > b->ctime.nsec);
+}
+
 /* Replace the cached attributes of a known node (no-op if unknown). */
 void fb_nodes_set_attr(struct fb_nodes *t, uint64_t id, const struct fsb_attr *a);
 
