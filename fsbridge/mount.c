@@ -205,6 +205,11 @@ int fb_mount_run(struct fb_mount_opts *o)
 	       fs.server.max_io, (unsigned long long)fs.server.caps);
 
 	fb_cache_policy_init(&fs.cache, o->cache);
+	/* With the writeback cache the kernel keeps its own file sizes and
+	 * ignores the server's; only a replayed truncate tells it of a size
+	 * changed behind the mount. Without replay, no writeback cache. */
+	if (o->events != FB_EVENTS_REPLAY)
+		fs.cache.writeback = 0;
 	if (o->events != FB_EVENTS_OFF && !(fs.server.caps & FSB_CAP_EVENTS)) {
 		fb_warn("%s sends no change events: changes made behind the mount reach no "
 		        "watcher%s", fs.server.name[0] ? fs.server.name : "the server",
