@@ -8,6 +8,8 @@ EXTRA_DIST += bench/README.md
 # generated node_modules tree (needs root; see bench/README.md). Never part
 # of `make check`; `make bench-smoke` runs its quick mode (under 2 minutes).
 EXTRA_DIST += bench/run bench/fsops.c bench/gentree.js bench/storm.js
+if !HOST_MINGW
 bench-smoke: fsbridge/fsbridge winside/winside
 	$(top_srcdir)/bench/run --quick --build $(abs_top_builddir)
 .PHONY: bench-smoke
+endif

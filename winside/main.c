@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "cli.h"
 #include "fsb_net.h"
 #include "fsb_proto.h"
 #include "ws_log.h"
@@ -536,23 +537,9 @@ int main(int argc, char **argv)
 	struct serve_opts o;
 	int rc;
 
-	if (argc < 2) {
-		fputs(main_help, stderr);
-		return 2;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-		fputs(main_help, stdout);
-		return 0;
-	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-		printf("winside %s (fsbridge protocol %u, posix backend)\n", PACKAGE_VERSION,
-		       FSB_PROTO_VERSION);
-		return 0;
-	}
-	if (strcmp(argv[1], "serve")) {
-		fprintf(stderr, "winside: unknown command %s; see winside --help\n", argv[1]);
-		return 2;
-	}
+	rc = ws_cli_command(argc, argv, main_help, "posix");
+	if (rc >= 0)
+		return rc;
 	memset(&o, 0, sizeof(o));
 	rc = parse_serve(argc - 1, argv + 1, &o);
 	if (rc == 0)

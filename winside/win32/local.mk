@@ -31,8 +31,8 @@ libwinside_win32_a_SOURCES = \
 libwinside_win32_a_CPPFLAGS = $(WS_W32_WINCPPFLAGS)
 
 bin_PROGRAMS += winside/winside
-winside_winside_SOURCES = winside/win32/main.c
-winside_winside_CPPFLAGS = $(WS_W32_WINCPPFLAGS)
+winside_winside_SOURCES = winside/win32/main.c winside/cli.c winside/cli.h
+winside_winside_CPPFLAGS = $(WS_W32_WINCPPFLAGS) -I$(top_srcdir)/winside
 winside_winside_LDFLAGS = $(WIN_LDFLAGS)
 winside_winside_LDADD = libwinside_win32.a libwinside_core.a libwinside_w32port.a \
 	libfsbproto.a $(WS_W32_LIBS)

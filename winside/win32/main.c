@@ -14,6 +14,7 @@
 #include <winsock2.h>
 #include <windows.h>
 
+#include "cli.h"
 #include "fsb_proto.h"
 #include "ws_log.h"
 #include "ws_server.h"
@@ -352,23 +353,9 @@ int main(int argc, char **argv)
 	WSADATA wsa;
 	int rc;
 
-	if (argc < 2) {
-		fputs(usage_top, stderr);
-		return 2;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-		fputs(usage_top, stdout);
-		return 0;
-	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-		printf("winside %s (fsbridge protocol %u, win32 backend)\n", PACKAGE_VERSION,
-		       FSB_PROTO_VERSION);
-		return 0;
-	}
-	if (strcmp(argv[1], "serve")) {
-		fprintf(stderr, "winside: unknown command %s; see winside --help\n", argv[1]);
-		return 2;
-	}
+	rc = ws_cli_command(argc, argv, usage_top, "win32");
+	if (rc >= 0)
+		return rc;
 	/* "listening on ADDR\n" is read by programs: no CRLF translation. */
 	_setmode(_fileno(stdout), _O_BINARY);
 	memset(&o, 0, sizeof(o));
