@@ -186,6 +186,21 @@ int ws__op_read(struct ws_req *r)
 	return 0;
 }
 
+/* ws__get_fh for a request that changes the file: a handle opened
+ * read-only is refused with EBADF, as write(2) refuses it. */
+static int get_writable_fh(struct ws_req *r, uint64_t fh, struct ws_handle **out)
+{
+	int rc = ws__get_fh(r, fh, out);
+
+	if (rc)
+		return rc;
+	if (((*out)->flags & FSB_O_ACCMODE) == FSB_O_RDONLY) {
+		ws__put_fh(r, *out);
+		return ws__fail(r, -FSB_EBADF, "file handle %" PRIu64 " was opened read-only", fh);
+	}
+	return 0;
+}
+
 int ws__op_write(struct ws_req *r)
 {
 	const struct fsb_io_req *q = &r->in.u.io;
@@ -194,13 +209,9 @@ int ws__op_write(struct ws_req *r)
 	struct ws_echo echo;
 	int rc;
 
-	rc = ws__get_fh(r, q->fh, &hd);
+	rc = get_writable_fh(r, q->fh, &hd);
 	if (rc)
 		return rc;
-	if ((hd->flags & FSB_O_ACCMODE) == FSB_O_RDONLY) {
-		ws__put_fh(r, hd);
-		return ws__fail(r, -FSB_EBADF, "file handle %" PRIu64 " was opened read-only", q->fh);
-	}
 	expect_written(r, &echo, hd);
 	rc = be->ops->write(be, hd->bf, q->offset, q->data.ptr, q->data.len,
 	                    &r->out.u.write_rep.written, &r->out.u.write_rep.attr);
@@ -260,13 +271,9 @@ int ws__op_fallocate(struct ws_req *r)
 	if (q->offset > INT64_MAX || q->length > INT64_MAX - q->offset)
 		return ws__fail(r, -FSB_EFBIG, "range %" PRIu64 "+%" PRIu64 " is too large",
 		                q->offset, q->length);
-	rc = ws__get_fh(r, q->fh, &hd);
+	rc = get_writable_fh(r, q->fh, &hd);
 	if (rc)
 		return rc;
-	if ((hd->flags & FSB_O_ACCMODE) == FSB_O_RDONLY) {
-		ws__put_fh(r, hd);
-		return ws__fail(r, -FSB_EBADF, "file handle %" PRIu64 " was opened read-only", q->fh);
-	}
 	expect_written(r, &echo, hd);
 	rc = be->ops->fallocate(be, hd->bf, q->mode, q->offset, q->length, &r->out.u.attr);
 	ws_echo_end(&echo, rc);
