@@ -27,14 +27,21 @@ try_stat() {
 	echo "$rc $(($(date +%s) - t0))"
 }
 
+# mount_local N: mount $tmp/bN on $tmp/mN, list it once, and find the
+# daemon's private winside; sets m_pid and srv (empty, with a failure, when
+# there is none).
+mount_local() {
+	start_mount "$tmp/b$1" "$tmp/m$1" "$tmp/m$1.log" --cache=strict || exit 1
+	m_pid=$mount_pid
+	ls "$tmp/m$1" >/dev/null || fail "listing mount $1"
+	srv=$(winside_of "$m_pid")
+	[ -n "$srv" ] || fail "no private winside under daemon $m_pid"
+}
+
 # --- 1. a frozen server ---------------------------------------------------
-start_mount "$tmp/b1" "$tmp/m1" "$tmp/m1.log" --cache=strict || exit 1
-m1_pid=$mount_pid
-ls "$tmp/m1" >/dev/null || fail "listing the fresh mount"
-srv=$(winside_of "$m1_pid")
-if [ -z "$srv" ]; then
-	fail "no private winside under daemon $m1_pid"
-else
+mount_local 1
+m1_pid=$m_pid
+if [ -n "$srv" ]; then
 	kill -STOP "$srv"
 	set -- $(try_stat "$tmp/m1/not-cached-yet" 40)
 	kill -CONT "$srv" 2>/dev/null
@@ -56,13 +63,9 @@ stop_mount "$tmp/m1" "$m1_pid" "$tmp/m1.log.stop" 2>/dev/null
 [ -n "$srv" ] && kill -9 "$srv" 2>/dev/null
 
 # --- 2. a server that dies ------------------------------------------------
-start_mount "$tmp/b2" "$tmp/m2" "$tmp/m2.log" --cache=strict || exit 1
-m2_pid=$mount_pid
-ls "$tmp/m2" >/dev/null || fail "listing the second mount"
-srv=$(winside_of "$m2_pid")
-if [ -z "$srv" ]; then
-	fail "no private winside under daemon $m2_pid"
-else
+mount_local 2
+m2_pid=$m_pid
+if [ -n "$srv" ]; then
 	kill -9 "$srv"
 	sleep 0.5
 	set -- $(try_stat "$tmp/m2/not-cached" 10)
