@@ -129,7 +129,7 @@ int fb_conn_submit(struct fb_conn *c, struct fb_call *call, struct fsb_msg *m)
 	int err;
 
 	m->id = atomic_fetch_add(&c->next_id, 1);
-	m->flags = 0;
+	m->flags &= FSB_F_CRED;     /* a request; with its caller, if it says so */
 	m->status = 0;
 	call->id = m->id;
 	call->op = m->op;

@@ -83,10 +83,21 @@ static void op_name(struct fb_op *op, uint64_t parent, const char *name)
 	snprintf(op->name, sizeof(op->name), "%s", name);
 }
 
-/* Queue m for op. If that fails, answer the request now. */
+/* Queue m for op. If that fails, answer the request now. Requests that
+ * create, give away or remove carry their caller, so that what a user
+ * makes is theirs on the server too (PROTOCOL.md, credentials). */
 static void op_send(struct fb_op *op, struct fsb_msg *m)
 {
-	int err = fb_conn_submit(op->fs->conn, &op->call, m);
+	int err;
+
+	if (op->req && (op->fs->server.caps & FSB_CAP_CREDS) && fsb_op_takes_cred(m->op)) {
+		const struct fuse_ctx *ctx = fuse_req_ctx(op->req);
+
+		m->flags |= FSB_F_CRED;
+		m->cred.uid = (uint32_t)ctx->uid;
+		m->cred.gid = (uint32_t)ctx->gid;
+	}
+	err = fb_conn_submit(op->fs->conn, &op->call, m);
 
 	if (err < 0) {
 		if (op->req)

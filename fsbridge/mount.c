@@ -37,6 +37,7 @@
 #define STATX_ATTR_MOUNT_ROOT 0x00002000
 #endif
 
+#define FUSE_CONF "/etc/fuse.conf"
 #define HEARTBEAT_MS 5000u
 #define DEAD_MS 15000u
 
@@ -72,6 +73,41 @@ static int check_mountpoint(const char *mp, char *out)
 	return 0;
 }
 
+/*
+ * Whether other users may use the mount: as asked, else when root mounts,
+ * as bindfs does. A mount made by root is nearly always made for others:
+ * a service, or containers, whose users (node is uid 1000) otherwise get
+ * EACCES on everything. It opens nothing a local disk would not, because
+ * default_permissions has the kernel check every access against the modes
+ * and owners, which the server keeps as Linux would.
+ */
+static int want_allow_other(const struct fb_mount_opts *o)
+{
+	if (o->allow_other)
+		return o->allow_other > 0;
+	return geteuid() == 0;
+}
+
+/* fusermount3 grants allow_other to users other than root only when
+ * /etc/fuse.conf has a line "user_allow_other". */
+static int fuse_conf_allows_other(void)
+{
+	char line[256];
+	FILE *f = fopen(FUSE_CONF, "r");
+	int yes = 0;
+
+	if (!f)
+		return 0;
+	while (!yes && fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " \t");
+		size_t n = strcspn(p, " \t\r\n#");
+
+		yes = n == 16 && !memcmp(p, "user_allow_other", 16);
+	}
+	fclose(f);
+	return yes;
+}
+
 static int build_fuse_args(struct fuse_args *args, const struct fb_mount_opts *o,
                            int read_only)
 {
@@ -94,6 +130,8 @@ static int build_fuse_args(struct fuse_args *args, const struct fb_mount_opts *o
 	if (fuse_opt_add_opt_escaped(&opts, fsname) < 0)
 		goto out;
 	if (read_only && fuse_opt_add_opt(&opts, "ro") < 0)
+		goto out;
+	if (want_allow_other(o) && fuse_opt_add_opt(&opts, "allow_other") < 0)
 		goto out;
 	if (o->fuse_opts && fuse_opt_add_opt(&opts, o->fuse_opts) < 0)
 		goto out;
@@ -137,6 +175,12 @@ int fb_mount_run(struct fb_mount_opts *o)
 
 	if (check_mountpoint(o->mountpoint, mp))
 		return 1;
+	if (want_allow_other(o) && geteuid() != 0 && !fuse_conf_allows_other()) {
+		fb_err("allow_other: a mount by a user other than root may let others in only when "
+		       "%s has a line 'user_allow_other' (add it as root, or leave allow_other out)",
+		       FUSE_CONF);
+		return 1;
+	}
 
 	if (o->local) {
 		struct stat st;

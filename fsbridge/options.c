@@ -175,6 +175,14 @@ static int parse_one(struct fb_mount_opts *o, const char *opt, size_t len, char 
 		}
 		return 0;
 	}
+	if (len == 11 && !memcmp(opt, "allow_other", 11)) {
+		o->allow_other = 1;
+		return 0;
+	}
+	if (len == 13 && !memcmp(opt, "noallow_other", 13)) {
+		o->allow_other = -1;
+		return 0;
+	}
 	if (len == 5 && !memcmp(opt, "local", 5)) {
 		o->local = 1;
 		return 0;

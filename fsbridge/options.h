@@ -42,6 +42,10 @@ struct fb_mount_opts {
 	int local;                  /* serve export_path with a private winside */
 	int foreground;
 	int debug;
+	/* Other users (containers, services) may use the mount: 1 asked for
+	 * (allow_other), -1 refused (noallow_other), 0 the default: yes when
+	 * root mounts, no otherwise (fb_mount_allow_other). */
+	int allow_other;
 	char *fuse_opts;            /* comma list handed to libfuse, or NULL */
 };
 

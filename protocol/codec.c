@@ -47,6 +47,7 @@ struct op_codec {
 	enc_fn *enc_rep;        /* success reply; error replies are generic */
 	dec_fn *dec_rep;
 	const char *name;
+	int cred;               /* requests may carry FSB_F_CRED */
 };
 
 /* ---- shared pieces ------------------------------------------------------ */
@@ -728,28 +729,33 @@ static const struct op_codec op_table[FSB_OP__COUNT] = {
 	[FSB_OP_LOOKUP] = { enc_name_req, dec_name_req, enc_entry, dec_entry, "LOOKUP" },
 	[FSB_OP_FORGET] = { enc_forget_req, dec_forget_req, NULL, NULL, "FORGET" },
 	[FSB_OP_GETATTR] = { enc_node_req, dec_node_req, enc_attr, dec_attr, "GETATTR" },
-	[FSB_OP_SETATTR] = { enc_setattr_req, dec_setattr_req, enc_attr, dec_attr, "SETATTR" },
+	[FSB_OP_SETATTR] = { enc_setattr_req, dec_setattr_req, enc_attr, dec_attr, "SETATTR", 1 },
 	[FSB_OP_READDIRPLUS] = { enc_readdir_req, dec_readdir_req, enc_readdir_rep, dec_readdir_rep, "READDIRPLUS" },
 	[FSB_OP_OPEN] = { enc_open_req, dec_open_req, enc_open_rep, dec_open_rep, "OPEN" },
-	[FSB_OP_CREATE] = { enc_create_req, dec_create_req, enc_entry_rep, dec_entry_rep, "CREATE" },
+	[FSB_OP_CREATE] = { enc_create_req, dec_create_req, enc_entry_rep, dec_entry_rep, "CREATE", 1 },
 	[FSB_OP_READ] = { enc_read_req, dec_read_req, enc_read_rep, dec_read_rep, "READ" },
 	[FSB_OP_WRITE] = { enc_write_req, dec_write_req, enc_write_rep, dec_write_rep, "WRITE" },
 	[FSB_OP_FLUSH] = { enc_fh_req, dec_fh_req, enc_empty, dec_empty, "FLUSH" },
 	[FSB_OP_FSYNC] = { enc_fh_req, dec_fh_req, enc_empty, dec_empty, "FSYNC" },
 	[FSB_OP_RELEASE] = { enc_fh_req, dec_fh_req, enc_empty, dec_empty, "RELEASE" },
-	[FSB_OP_MKDIR] = { enc_create_req, dec_create_req, enc_entry_rep, dec_entry_rep, "MKDIR" },
-	[FSB_OP_MKNOD] = { enc_create_req, dec_create_req, enc_entry_rep, dec_entry_rep, "MKNOD" },
-	[FSB_OP_UNLINK] = { enc_name_req, dec_name_req, enc_dir_rep, dec_dir_rep, "UNLINK" },
-	[FSB_OP_RMDIR] = { enc_name_req, dec_name_req, enc_dir_rep, dec_dir_rep, "RMDIR" },
-	[FSB_OP_RENAME] = { enc_rename_req, dec_rename_req, enc_rename_rep, dec_rename_rep, "RENAME" },
-	[FSB_OP_SYMLINK] = { enc_symlink_req, dec_symlink_req, enc_entry_rep, dec_entry_rep, "SYMLINK" },
+	[FSB_OP_MKDIR] = { enc_create_req, dec_create_req, enc_entry_rep, dec_entry_rep, "MKDIR", 1 },
+	[FSB_OP_MKNOD] = { enc_create_req, dec_create_req, enc_entry_rep, dec_entry_rep, "MKNOD", 1 },
+	[FSB_OP_UNLINK] = { enc_name_req, dec_name_req, enc_dir_rep, dec_dir_rep, "UNLINK", 1 },
+	[FSB_OP_RMDIR] = { enc_name_req, dec_name_req, enc_dir_rep, dec_dir_rep, "RMDIR", 1 },
+	[FSB_OP_RENAME] = { enc_rename_req, dec_rename_req, enc_rename_rep, dec_rename_rep, "RENAME", 1 },
+	[FSB_OP_SYMLINK] = { enc_symlink_req, dec_symlink_req, enc_entry_rep, dec_entry_rep, "SYMLINK", 1 },
 	[FSB_OP_READLINK] = { enc_node_req, dec_node_req, enc_readlink_rep, dec_readlink_rep, "READLINK" },
-	[FSB_OP_LINK] = { enc_link_req, dec_link_req, enc_entry_rep, dec_entry_rep, "LINK" },
+	[FSB_OP_LINK] = { enc_link_req, dec_link_req, enc_entry_rep, dec_entry_rep, "LINK", 1 },
 	[FSB_OP_STATFS] = { enc_node_req, dec_node_req, enc_statfs, dec_statfs, "STATFS" },
 	[FSB_OP_PING] = { enc_ping, dec_ping, enc_ping, dec_ping, "PING" },
 	[FSB_OP_EVENT] = { enc_events, dec_events, NULL, NULL, "EVENT" },
 	[FSB_OP_FALLOCATE] = { enc_fallocate_req, dec_fallocate_req, enc_attr, dec_attr, "FALLOCATE" },
 };
+
+int fsb_op_takes_cred(unsigned op)
+{
+	return op < FSB_OP__COUNT && op_table[op].cred;
+}
 
 const char *fsb__codec_op_name(unsigned op)
 {
@@ -767,6 +773,8 @@ static int frame_kind(unsigned op, unsigned flags)
 		return -FSB_EFRAME_OP;
 	oc = &op_table[op];
 	switch (flags) {
+	case FSB_F_CRED:
+		return oc->cred ? KIND_REQUEST : -FSB_EFRAME_OP;
 	case 0:
 		return op != FSB_OP_EVENT ? KIND_REQUEST : -FSB_EFRAME_OP;
 	case FSB_F_REPLY:
@@ -882,6 +890,10 @@ int fsb_msg_encode(struct fsb_wbuf *wb, const struct fsb_msg *m)
 	fsb__put_u32(&w, m->status);
 	fsb__put_u64(&w, m->id);
 	encoder_for(kind, m)(&w, m);
+	if (m->flags & FSB_F_CRED) {
+		fsb__put_u32(&w, m->cred.uid);
+		fsb__put_u32(&w, m->cred.gid);
+	}
 	if (w.err) {
 		wb->len = start;
 		return w.err;
@@ -916,6 +928,10 @@ int fsb_msg_decode(const uint8_t *frame, size_t len, struct fsb_msg *m)
 
 	fsb__cursor_init(&c, frame + FSB_HDR_SIZE, len - FSB_HDR_SIZE);
 	decoder_for(kind, m)(&c, m);
+	if (m->flags & FSB_F_CRED) {
+		m->cred.uid = fsb__get_u32(&c);
+		m->cred.gid = fsb__get_u32(&c);
+	}
 	err = c.err;
 	if (!err && fsb__cursor_left(&c))
 		err = -FSB_EFRAME_TRAILING;

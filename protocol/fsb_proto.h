@@ -8,6 +8,8 @@
  * Changelog
  *   1  initial version: framing, HELLO, node-based ops, EVENT push frames.
  *      FALLOCATE (25), negotiated by FSB_CAP_FALLOCATE.
+ *      Caller credentials: the FSB_F_CRED frame flag on requests that create
+ *      or change ownership or remove names, negotiated by FSB_CAP_CREDS.
  */
 #ifndef FSB_PROTO_H
 #define FSB_PROTO_H
@@ -73,6 +75,9 @@ enum fsb_op {
 enum fsb_frame_flag {
 	FSB_F_REPLY = 1u << 0,  /* a reply to request `id` */
 	FSB_F_PUSH = 1u << 1,   /* unsolicited server frame (EVENT) */
+	FSB_F_CRED = 1u << 2,   /* request: a struct fsb_cred follows the
+	                         * body; only with FSB_CAP_CREDS, only on the
+	                         * ops fsb_op_takes_cred() names */
 };
 
 /*
@@ -148,6 +153,8 @@ enum fsb_cap {
 	FSB_CAP_READONLY = 1u << 5,         /* the export is read-only */
 	FSB_CAP_CASE_INSENSITIVE = 1u << 6, /* backend folds case */
 	FSB_CAP_FALLOCATE = 1u << 7,        /* FALLOCATE works */
+	FSB_CAP_CREDS = 1u << 8,            /* requests may carry FSB_F_CRED and
+	                                     * the server applies them */
 };
 
 /* File type and permission bits: the traditional Unix values on the wire. */
@@ -300,6 +307,15 @@ struct fsb_event {
 	                         * "" for the root itself */
 	struct fsb_attr attr;   /* valid when FSB_EVF_ATTR */
 };
+
+/* The caller of a request, as the client's kernel saw it (FSB_F_CRED).
+ * Wire: u32 uid, u32 gid, after the request body. Supplementary groups do
+ * not travel: checks that need them stay with the client's kernel. */
+struct fsb_cred {
+	uint32_t uid;
+	uint32_t gid;
+};
+#define FSB_CRED_WIRE_SIZE 8u
 
 /* ---- message bodies --------------------------------------------------- */
 
@@ -487,6 +503,7 @@ struct fsb_msg {
 	uint16_t flags;
 	uint32_t status;
 	uint64_t id;
+	struct fsb_cred cred;        /* valid when flags has FSB_F_CRED */
 	union {
 		struct fsb_hello_req hello_req;
 		struct fsb_hello_rep hello_rep;
@@ -574,6 +591,9 @@ size_t fsb_event_wire_size(size_t pathlen, uint8_t flags);
 /* ---- names for logs ---------------------------------------------------- */
 
 const char *fsb_op_name(unsigned op);        /* "LOOKUP", "?" if unknown */
+/* Whether requests of `op` may carry FSB_F_CRED: CREATE, MKDIR, MKNOD,
+ * SYMLINK, LINK, SETATTR, UNLINK, RMDIR, RENAME. */
+int fsb_op_takes_cred(unsigned op);
 const char *fsb_strerror(int code);          /* accepts code or -code */
 const char *fsb_event_kind_name(unsigned kind);
 

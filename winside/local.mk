@@ -15,6 +15,7 @@ libwinside_core_a_SOURCES = \
 	winside/core/ws_nodes.h \
 	winside/core/ws_handles.h \
 	winside/core/ws_events.h \
+	winside/core/ws_owner.h \
 	winside/core/log.c \
 	winside/core/hash.c \
 	winside/core/nodes.c \
@@ -26,6 +27,7 @@ libwinside_core_a_SOURCES = \
 	winside/core/ops_node.c \
 	winside/core/ops_file.c \
 	winside/core/ops_dir.c \
+	winside/core/owner.c \
 	winside/core/events.c
 libwinside_core_a_CPPFLAGS = $(WS_CORE_CPPFLAGS)
 
@@ -37,6 +39,8 @@ noinst_LIBRARIES += libwinside_posix.a
 libwinside_posix_a_SOURCES = \
 	winside/posix/ws_posix.h \
 	winside/posix/backend.c \
+	winside/posix/ws_posix_owner.h \
+	winside/posix/owner.c \
 	winside/posix/stream.c \
 	winside/posix/watch.c
 libwinside_posix_a_CPPFLAGS = $(WS_POSIX_CPPFLAGS)

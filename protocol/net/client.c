@@ -296,7 +296,7 @@ int fsb_client_call(struct fsb_client *c, struct fsb_msg *req, struct fsb_reply 
 	 * violation the server answers by closing. */
 	if (req->op == FSB_OP_HELLO || req->op == FSB_OP_EVENT)
 		return -FSB_EINVAL;
-	req->flags = 0;
+	req->flags &= FSB_F_CRED;     /* a request, with its caller if it says so */
 	req->status = 0;
 
 	pthread_mutex_lock(&c->lock);

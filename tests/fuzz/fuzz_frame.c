@@ -330,6 +330,12 @@ static int write_seeds(const char *dir)
 		m.id = op;
 		fill_body(&m);
 		rc |= write_seed(dir, "req", &m);
+		if (fsb_op_takes_cred(op)) {
+			m.flags = FSB_F_CRED;
+			m.cred.uid = 1234;
+			m.cred.gid = 1234;
+			rc |= write_seed(dir, "cred", &m);
+		}
 		if (op == FSB_OP_FORGET)
 			continue;
 		memset(&m, 0, sizeof(m));

@@ -71,9 +71,12 @@ tree() {
 #   mmap       --cache=none is direct I/O, and shared mmap of a direct-I/O
 #              file needs FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot
 #              request
+#   suid_write --cache=none is direct I/O, where the kernel leaves clearing
+#              set-user-ID on a write to the daemon (FUSE_WRITE_KILL_SUIDGID),
+#              and libfuse 3.14 does not pass that flag on to it
 gaps_for() {
 	case $1 in
-	none) echo "mmap" ;;
+	none) echo "mmap suid_write" ;;
 	*) echo "" ;;
 	esac
 }

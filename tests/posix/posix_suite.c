@@ -27,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -1952,6 +1954,209 @@ static void c_copy(void)
 	content("dst3", "dst3");
 }
 
+/* ---- ownership and permissions for users other than root ------------------ */
+
+#define USER_A 1234     /* the container user */
+#define USER_B 5678     /* someone else */
+
+/* "uid:gid type mode" of a name, not following links. */
+static void own(const char *step, const char *path)
+{
+	struct stat s;
+
+	if (lstat(path, &s) < 0)
+		say(step, "-%s", ename(errno));
+	else
+		say(step, "%u:%u %s %04o", (unsigned)s.st_uid, (unsigned)s.st_gid,
+		    ftype(s.st_mode), (unsigned)(s.st_mode & 07777));
+}
+
+/* Runs fn in a child that is uid:gid with no other groups (as setpriv
+ * --reuid --regid --clear-groups), in the current directory, and waits. */
+static void as_user(uid_t uid, void (*fn)(void))
+{
+	pid_t pid;
+	int status;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		harness("fork");
+		return;
+	}
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+		    setresuid(uid, uid, uid) < 0) {
+			harness("drop to a user");
+			fflush(stdout);
+			_exit(1);
+		}
+		umask(022);
+		fn();
+		fflush(stdout);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		harness("user child");
+}
+
+static void owners_user_a(void)
+{
+	static const struct timespec past[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	static const struct timespec now[2] = { { 0, UTIME_NOW }, { 0, UTIME_NOW } };
+	int fd;
+
+	/* What a container user does in a folder of its own. */
+	fd = FD("a_create", open("home/f", O_WRONLY | O_CREAT | O_EXCL, 0666));
+	if (fd >= 0) {
+		RC("a_write", write(fd, "one\n", 4));
+		close(fd);
+	}
+	fd = FD("a_append", open("home/f", O_WRONLY | O_APPEND));
+	if (fd >= 0) {
+		RC("a_append_write", write(fd, "two\n", 4));
+		close(fd);
+	}
+	content("a_content", "home/f");
+	own("a_f", "home/f");
+	RC("a_mkdir", mkdir("home/d", 0777));
+	own("a_d", "home/d");
+	RC("a_create_in_own_dir", make_text("home/d/g", "g\n"));
+	own("a_d_g", "home/d/g");
+	RC("a_mkdir_private", mkdir("home/p", 0700));
+	RC("a_create_in_private", make_text("home/p/x", "x\n"));
+	RC("a_symlink", symlink("f", "home/l"));
+	own("a_l", "home/l");
+	RC("a_mkfifo", mkfifo("home/fifo", 0666));
+	own("a_fifo", "home/fifo");
+	RC("a_rename", rename("home/f", "home/f2"));
+	RC("a_link", link("home/f2", "home/f3"));
+	lst("a_link_count", "home/f2");
+	RC("a_chmod_own", chmod("home/f2", 0640));
+	own("a_f2", "home/f2");
+	RC("a_chown_to_self", chown("home/f2", USER_A, (gid_t)-1));
+	RC("a_chown_to_other", chown("home/f2", USER_B, (gid_t)-1));
+	RC("a_chgrp_not_member", chown("home/f2", (uid_t)-1, USER_B));
+	RC("a_chgrp_own_group", chown("home/f2", (uid_t)-1, USER_A));
+	RC("a_lchown_link_other", lchown("home/l", USER_B, USER_B));
+	RC("a_utimens_own_explicit", utimensat(AT_FDCWD, "home/f2", past, 0));
+	RC("a_truncate_own", truncate("home/f2", 2));
+	RC("a_unlink_own", unlink("home/f3"));
+	RC("a_rmdir_nonempty", rmdir("home/d"));
+	RC("a_unlink_in_dir", unlink("home/d/g"));
+	RC("a_rmdir_own", rmdir("home/d"));
+
+	/* Root's files and folders. */
+	fd = FD("a_open_root_file_rdonly", open("rootfile", O_RDONLY));
+	if (fd >= 0)
+		close(fd);
+	RC("a_open_root_file_wronly", open("rootfile", O_WRONLY));
+	RC("a_open_root_file_trunc", open("rootfile", O_RDONLY | O_TRUNC));
+	RC("a_truncate_root_file", truncate("rootfile", 0));
+	RC("a_chmod_root_file", chmod("rootfile", 0666));
+	RC("a_chown_root_file", chown("rootfile", USER_A, USER_A));
+	RC("a_utimens_root_explicit", utimensat(AT_FDCWD, "rootfile", past, 0));
+	RC("a_utimens_root_now", utimensat(AT_FDCWD, "rootfile", now, 0));
+	RC("a_create_in_root_dir", open("new", O_WRONLY | O_CREAT, 0644));
+	RC("a_mkdir_in_root_dir", mkdir("newdir", 0755));
+	RC("a_symlink_in_root_dir", symlink("x", "newlink"));
+	RC("a_mkfifo_in_root_dir", mkfifo("newfifo", 0644));
+	RC("a_unlink_in_root_dir", unlink("rootfile"));
+	RC("a_rename_in_root_dir", rename("rootfile", "rootfile2"));
+	RC("a_rename_into_root_dir", rename("home/f2", "f2"));
+	RC("a_link_into_root_dir", link("home/f2", "f2"));
+	RC("a_rmdir_in_root_dir", rmdir("home"));
+	RC("a_mknod_chr", mknod("home/null", S_IFCHR | 0666, makedev(1, 3)));
+
+	/* A /tmp-like folder (1777). */
+	RC("a_tmp_create", make_text("tmp/mine", "mine\n"));
+	own("a_tmp_mine", "tmp/mine");
+	RC("a_tmp_rename_own", rename("tmp/mine", "tmp/mine2"));
+	RC("a_tmp_unlink_root_file", unlink("tmp/rootfile"));
+	RC("a_tmp_rename_root_file", rename("tmp/rootfile", "tmp/stolen"));
+	RC("a_tmp_rename_over_root_file", rename("tmp/mine2", "tmp/rootfile"));
+	RC("a_tmp_rmdir_root_dir", rmdir("tmp/rootdir"));
+	RC("a_tmp_append_world_writable", make_text("tmp/world", "a\n"));
+
+	/* A set-group-ID folder of another group. */
+	RC("a_sgid_create", make_text("sgid/file", "f\n"));
+	own("a_sgid_file", "sgid/file");
+	RC("a_sgid_mkdir", mkdir("sgid/sub", 0775));
+	own("a_sgid_sub", "sgid/sub");
+}
+
+static void owners_user_b(void)
+{
+	RC("b_open_a_private_file", open("home/f2", O_RDONLY));
+	RC("b_list_a_private_dir", open("home/p", O_RDONLY | O_DIRECTORY));
+	RC("b_create_in_a_home", open("home/b", O_WRONLY | O_CREAT, 0644));
+	RC("b_tmp_unlink_a_file", unlink("tmp/mine2"));
+	RC("b_tmp_rename_a_file", rename("tmp/mine2", "tmp/b"));
+	RC("b_chmod_a_file", chmod("home/f2", 0777));
+	RC("b_tmp_unlink_a_world_file", unlink("tmp/world"));
+	RC("b_tmp_create", make_text("tmp/bs", "b\n"));
+}
+
+static void owners_user_a_again(void)
+{
+	RC("a_tmp_unlink_b_file", unlink("tmp/bs"));
+	RC("a_rmdir_private_nonempty", rmdir("home/p"));
+}
+
+/* A write by a user without CAP_FSETID clears set-user-ID and
+ * set-group-ID (with group execute), as the kernel does on a local disk.
+ * Not compared: set-group-ID without group execute, which a local disk
+ * clears for a writer outside the group and FUSE never does (the kernel's
+ * fuse_setattr recomputes the bits to kill itself). */
+static void suid_write_user(void)
+{
+	int fd = FD("open", open("suid", O_WRONLY));
+
+	if (fd >= 0) {
+		RC("write", write(fd, "x", 1));
+		close(fd);
+	}
+}
+
+static void c_suid_write(void)
+{
+	if (make_text("suid", "s\n") < 0 || chmod("suid", 06777) < 0) {
+		harness("suid setup");
+		return;
+	}
+	as_user(USER_A, suid_write_user);
+	own("suid_after_write", "suid");
+}
+
+static void c_owners(void)
+{
+	/* Set up as root: a home for A, a sticky tmp, a setgid folder of
+	 * B's group, a root file readable by all. */
+	if (mkdir("home", 0755) < 0 || chown("home", USER_A, USER_A) < 0 ||
+	    mkdir("tmp", 0777) < 0 || chmod("tmp", 01777) < 0 ||
+	    make_text("tmp/rootfile", "root\n") < 0 || mkdir("tmp/rootdir", 0755) < 0 ||
+	    make_text("tmp/world", "w\n") < 0 || chmod("tmp/world", 0666) < 0 ||
+	    mkdir("sgid", 0777) < 0 || chown("sgid", 0, USER_B) < 0 ||
+	    chmod("sgid", 02777) < 0 || make_text("rootfile", "root\n") < 0) {
+		harness("owners setup");
+		return;
+	}
+	own("setup_home", "home");
+	own("setup_tmp", "tmp");
+	own("setup_sgid", "sgid");
+	as_user(USER_A, owners_user_a);
+	as_user(USER_B, owners_user_b);
+	as_user(USER_A, owners_user_a_again);
+	/* Root sees what each user made, and may give it away. */
+	own("root_sees_f2", "home/f2");
+	own("root_sees_tmp_mine2", "tmp/mine2");
+	RC("root_chown_to_b", chown("home/f2", USER_B, USER_B));
+	own("root_chowned", "home/f2");
+	RC("root_lchown_link", lchown("home/l", USER_B, USER_A));
+	own("root_lchowned", "home/l");
+	RC("root_tmp_unlink_a_file", unlink("tmp/mine2"));
+}
+
 struct testcase {
 	const char *name;
 	void (*fn)(void);
@@ -1982,6 +2187,8 @@ static const struct testcase cases[] = {
 	{ "fallocate", c_fallocate },
 	{ "copy", c_copy },
 	{ "names", c_names },
+	{ "owners", c_owners },
+	{ "suid_write", c_suid_write },
 };
 
 static int wanted(const char *name, int argc, char **argv)

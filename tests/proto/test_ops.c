@@ -380,9 +380,17 @@ static struct fsb_str S(const char *s)
 	return r;
 }
 
+/* The caller the next requests speak for (FSB_F_CRED), or NULL. */
+static const struct fsb_cred *g_cred;
+
 static int sess_call(struct sess *s, struct fsb_msg *m)
 {
 	int rc;
+
+	if (g_cred && fsb_op_takes_cred(m->op)) {
+		m->flags = FSB_F_CRED;
+		m->cred = *g_cred;
+	}
 
 	fsb_reply_free(s->rep);
 	s->rep = NULL;
@@ -603,7 +611,7 @@ static int connect_as(const char *addr, const char *token, const char *export_pa
 		.token = token,
 		.export_path = export_path,
 		.caps = FSB_CAP_EVENTS | FSB_CAP_RENAME_NOREPLACE | FSB_CAP_RENAME_EXCHANGE |
-		        FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS,
+		        FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS | FSB_CAP_CREDS,
 		.timeout_ms = CALL_TIMEOUT_MS,
 	};
 
@@ -807,6 +815,7 @@ static struct ctx *need(void **state)
 {
 	struct ctx *x = *state;
 
+	g_cred = NULL;  /* a test that failed midway may have left one */
 	if (x->skip)
 		skip();
 	if (!x->started)
@@ -1571,6 +1580,155 @@ hard_links:
 	expect(s, "LINK onto an existing name", do_link(s, e.node, x->root, "hard"), -FSB_EEXIST);
 }
 
+/* The owner a request made on disk, "uid:gid". */
+static void disk_expect_owner(const struct ctx *x, const char *rel, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (disk_lstat(x, rel, &st) < 0)
+		fail_msg("lstat %s: %s", rel, strerror(errno));
+	if (st.st_uid != uid || st.st_gid != gid)
+		fail_msg("%s belongs to %u:%u on disk, want %u:%u", rel, (unsigned)st.st_uid,
+		         (unsigned)st.st_gid, (unsigned)uid, (unsigned)gid);
+}
+
+static void disk_chown(const struct ctx *x, const char *rel, uid_t uid, gid_t gid, mode_t mode)
+{
+	char p[PATH_MAX];
+
+	disk_path(x, rel, p, sizeof(p));
+	if (lchown(p, uid, gid) < 0 || chmod(p, mode) < 0)
+		fail_msg("chown/chmod %s: %s", p, strerror(errno));
+}
+
+/*
+ * Requests that carry their caller (FSB_F_CRED): what a caller makes is
+ * the caller's on disk, in the entry reply already, and the rules of Linux
+ * that depend on the uid alone hold even for a client that skips its
+ * kernel's permission checks (this one sends whatever it likes).
+ */
+static void t_credentials(void **state)
+{
+	static const struct fsb_cred user = { 1234, 1234 }, other = { 5678, 5678 },
+	                             root = { 0, 0 }, user_g = { 1234, 4321 };
+	struct ctx *x = need(state);
+	struct sess *s = &x->s;
+	struct fsb_setattr_req sa;
+	struct fsb_entry_rep er;
+	struct fsb_entry home, tmp, f, sg;
+	struct fsb_attr a;
+	struct stat st;
+
+	if (!(fsb_client_info(s->c)->caps & FSB_CAP_CREDS)) {
+		if (win32_skips("caller credentials", "owners and modes are synthesised "
+		                "(--uid/--gid/--umask), FSB_CAP_CREDS is not offered"))
+			return;
+		fail_msg("the POSIX server does not confirm FSB_CAP_CREDS");
+	}
+	if (geteuid() != 0) {
+		print_message("# %s: caller credentials skipped: the server runs as uid %u, and "
+		              "only root may give files away\n", x->transport, (unsigned)geteuid());
+		return;
+	}
+	disk_mkdir(x, "cred");
+	disk_chown(x, "cred", 1234, 1234, 0755);
+	expect(s, "LOOKUP cred", do_lookup(s, x->root, "cred", &home), 0);
+
+	/* Each kind of object belongs to its maker, as the reply says. */
+	g_cred = &user;
+	expect(s, "CREATE as 1234", do_create_op(s, FSB_OP_CREATE, home.node, "f",
+	       FSB_O_WRONLY | FSB_O_EXCL, 0640, &er), 0);
+	assert_int_equal(er.entry.attr.uid, 1234);
+	assert_int_equal(er.entry.attr.gid, 1234);
+	assert_int_equal(er.entry.attr.mode, FSB_S_IFREG | 0640);
+	f = er.entry;
+	expect(s, "RELEASE", do_fh(s, FSB_OP_RELEASE, er.fh, 0), 0);
+	disk_expect_owner(x, "cred/f", 1234, 1234);
+	g_cred = &user_g;
+	expect(s, "MKDIR as 1234:4321", do_create_op(s, FSB_OP_MKDIR, home.node, "d", 0, 0750, &er), 0);
+	assert_int_equal(er.entry.attr.uid, 1234);
+	assert_int_equal(er.entry.attr.gid, 4321);
+	disk_expect_owner(x, "cred/d", 1234, 4321);
+	expect(s, "MKNOD as 1234:4321", do_create_op(s, FSB_OP_MKNOD, home.node, "fifo", 0,
+	       FSB_S_IFIFO | 0600, &er), 0);
+	assert_int_equal(er.entry.attr.uid, 1234);
+	disk_expect_owner(x, "cred/fifo", 1234, 4321);
+	expect(s, "SYMLINK as 1234:4321", do_symlink(s, home.node, "l", "f"), 0);
+	assert_int_equal(s->m->u.entry_rep.entry.attr.uid, 1234);
+	assert_int_equal(s->m->u.entry_rep.entry.attr.gid, 4321);
+	disk_expect_owner(x, "cred/l", 1234, 4321);
+	/* Without a caller, the server's own identity, as before. */
+	g_cred = NULL;
+	expect(s, "MKDIR without a caller", do_create_op(s, FSB_OP_MKDIR, home.node, "mine", 0, 0755, NULL), 0);
+	disk_expect_owner(x, "cred/mine", 0, 0);
+
+	/* A set-group-ID directory gives its group, and to directories its bit. */
+	disk_mkdir(x, "cred/sg");
+	disk_chown(x, "cred/sg", 0, 777, 02777);
+	expect(s, "LOOKUP sg", do_lookup(s, home.node, "sg", &sg), 0);
+	g_cred = &user;
+	expect(s, "MKDIR in a setgid dir", do_create_op(s, FSB_OP_MKDIR, sg.node, "sub", 0, 0755, &er), 0);
+	assert_int_equal(er.entry.attr.gid, 777);
+	assert_int_equal(er.entry.attr.mode, FSB_S_IFDIR | 02755);
+	disk_expect_owner(x, "cred/sg/sub", 1234, 777);
+
+	/* chown: the owner may change the group (its kernel checked that it
+	 * belongs to it), not the owner; strangers neither; root both. */
+	memset(&sa, 0, sizeof(sa));
+	sa.node = f.node;
+	sa.valid = FSB_SET_GID;
+	sa.gid = 99;
+	expect(s, "chgrp by the owner", do_setattr(s, &sa, &a), 0);
+	assert_int_equal(a.gid, 99);
+	sa.valid = FSB_SET_UID;
+	sa.uid = 5678;
+	expect(s, "chown to another user by the owner", do_setattr(s, &sa, NULL), -FSB_EPERM);
+	g_cred = &other;
+	sa.valid = FSB_SET_UID | FSB_SET_GID;
+	sa.uid = 5678;
+	sa.gid = 5678;
+	expect(s, "chown by a stranger", do_setattr(s, &sa, NULL), -FSB_EPERM);
+	sa.valid = FSB_SET_GID;
+	sa.gid = 99;
+	expect(s, "chgrp to the same group by a stranger", do_setattr(s, &sa, NULL), -FSB_EPERM);
+	disk_expect_owner(x, "cred/f", 1234, 99);
+	g_cred = &root;
+	sa.valid = FSB_SET_UID | FSB_SET_GID;
+	sa.uid = 5678;
+	sa.gid = 5678;
+	expect(s, "chown by root", do_setattr(s, &sa, &a), 0);
+	assert_int_equal(a.uid, 5678);
+	disk_expect_owner(x, "cred/f", 5678, 5678);
+
+	/* A sticky directory: only the file's owner, the directory's owner
+	 * or root may remove or replace a name. */
+	disk_mkdir(x, "ctmp");
+	disk_chown(x, "ctmp", 0, 0, 01777);
+	disk_put(x, "ctmp/rootf", "r", 0666);
+	disk_put(x, "ctmp/userf", "u", 0644);
+	disk_chown(x, "ctmp/userf", 1234, 1234, 0644);
+	expect(s, "LOOKUP ctmp", do_lookup(s, x->root, "ctmp", &tmp), 0);
+	g_cred = &user;
+	expect(s, "UNLINK root's file in a sticky dir", do_name_op(s, FSB_OP_UNLINK, tmp.node, "rootf"),
+	       -FSB_EPERM);
+	expect(s, "RENAME root's file in a sticky dir", do_rename(s, tmp.node, "rootf", tmp.node,
+	       "taken", 0), -FSB_EPERM);
+	expect(s, "RENAME over root's file in a sticky dir", do_rename(s, tmp.node, "userf",
+	       tmp.node, "rootf", 0), -FSB_EPERM);
+	assert_int_equal(disk_lstat(x, "ctmp/rootf", &st), 0);
+	assert_int_equal(disk_lstat(x, "ctmp/userf", &st), 0);
+	expect(s, "RENAME own file in a sticky dir", do_rename(s, tmp.node, "userf", tmp.node,
+	       "userf2", 0), 0);
+	g_cred = &other;
+	expect(s, "UNLINK another's file in a sticky dir", do_name_op(s, FSB_OP_UNLINK, tmp.node,
+	       "userf2"), -FSB_EPERM);
+	g_cred = &user;
+	expect(s, "UNLINK own file in a sticky dir", do_name_op(s, FSB_OP_UNLINK, tmp.node, "userf2"), 0);
+	g_cred = &root;
+	expect(s, "UNLINK by root in a sticky dir", do_name_op(s, FSB_OP_UNLINK, tmp.node, "rootf"), 0);
+	g_cred = NULL;
+}
+
 static void t_statfs_ping_forget(void **state)
 {
 	struct ctx *x = need(state);
@@ -2161,6 +2319,7 @@ static const struct {
 	{ "unlink_rmdir", t_unlink_rmdir },
 	{ "rename", t_rename },
 	{ "symlink_link", t_symlink_link },
+	{ "credentials", t_credentials },
 	{ "statfs_ping_forget", t_statfs_ping_forget },
 	{ "concurrency", t_concurrency },
 	{ "disconnects", t_disconnects },

@@ -597,6 +597,10 @@ static void assert_msg_eq(const struct fsb_msg *a, const struct fsb_msg *b)
 	assert_int_equal(a->flags, b->flags);
 	assert_int_equal(a->status, b->status);
 	assert_int_equal(a->id, b->id);
+	if (a->flags & FSB_F_CRED) {
+		assert_int_equal(a->cred.uid, b->cred.uid);
+		assert_int_equal(a->cred.gid, b->cred.gid);
+	}
 	if (a->flags & FSB_F_PUSH)
 		assert_events_eq(&a->u.events, &b->u.events);
 	else if (!(a->flags & FSB_F_REPLY))
@@ -1392,6 +1396,89 @@ static void test_bad_flags(void **state)
 	set_flags_and_check(&m, FSB_F_REPLY | FSB_F_PUSH, FSB_EFRAME_OP);
 }
 
+/* The credential trailer: on exactly the ops that create, change
+ * ownership or remove names, after the body, 8 bytes, requests only. */
+static void test_credentials(void **state)
+{
+	static const unsigned takes[] = {
+		FSB_OP_SETATTR, FSB_OP_CREATE, FSB_OP_MKDIR, FSB_OP_MKNOD, FSB_OP_UNLINK,
+		FSB_OP_RMDIR, FSB_OP_RENAME, FSB_OP_SYMLINK, FSB_OP_LINK,
+	};
+	struct fsb_wbuf wb, plain;
+	struct fsb_msg m, out;
+	struct raw r;
+	unsigned op;
+	size_t i;
+
+	(void)state;
+	for (op = 1; op < FSB_OP__COUNT; op++) {
+		int want = 0;
+
+		for (i = 0; i < ARRAY_SIZE(takes); i++)
+			want |= takes[i] == op;
+		assert_int_equal(fsb_op_takes_cred(op), want);
+		if (op == FSB_OP_EVENT)
+			continue;
+		make_request(op, &m);
+		m.flags = FSB_F_CRED;
+		m.cred.uid = 0x04030201u;
+		m.cred.gid = 0xfffffffeu;
+		fsb_wbuf_init(&wb);
+		if (!want) {
+			/* Never sent where it is not allowed... */
+			assert_int_equal(fsb_msg_encode(&wb, &m), -FSB_EFRAME_OP);
+			fsb_wbuf_release(&wb);
+			/* ...and refused when it arrives anyway. */
+			m.flags = 0;
+			set_flags_and_check(&m, FSB_F_CRED, FSB_EFRAME_OP);
+			continue;
+		}
+		roundtrip(&m);
+		/* The trailer is the last 8 bytes, little-endian, after the
+		 * body exactly as it is without credentials. */
+		assert_int_equal(fsb_msg_encode(&wb, &m), 0);
+		m.flags = 0;
+		fsb_wbuf_init(&plain);
+		assert_int_equal(fsb_msg_encode(&plain, &m), 0);
+		assert_int_equal(wb.len, plain.len + FSB_CRED_WIRE_SIZE);
+		assert_memory_equal(wb.data + 20, plain.data + 20, plain.len - 20);
+		assert_int_equal(get_le32(wb.data + plain.len), 0x04030201u);
+		assert_int_equal(get_le32(wb.data + plain.len + 4), 0xfffffffeu);
+		/* A request without the trailer decodes with no credentials. */
+		assert_int_equal(fsb_msg_decode(plain.data, plain.len, &out), 0);
+		assert_int_equal(out.flags, 0);
+		assert_int_equal(out.cred.uid, 0);
+		fsb_msg_release(&out);
+		/* A cut trailer or a trailer flag without the bytes is LEN. */
+		wb.len -= 1;
+		reseal(wb.data, wb.len);
+		assert_rejects(wb.data, wb.len, FSB_EFRAME_LEN);
+		set_flags_and_check(&m, FSB_F_CRED, FSB_EFRAME_LEN);
+		fsb_wbuf_release(&plain);
+		fsb_wbuf_release(&wb);
+	}
+	/* Never on a reply or a push. */
+	make_reply(FSB_OP_CREATE, &m);
+	set_flags_and_check(&m, FSB_F_REPLY | FSB_F_CRED, FSB_EFRAME_OP);
+	make_event_push(&m);
+	set_flags_and_check(&m, FSB_F_PUSH | FSB_F_CRED, FSB_EFRAME_OP);
+	/* Built by hand: UNLINK of "x" in node 1 by uid 1234, gid 99. */
+	raw_begin(&r, FSB_OP_UNLINK, FSB_F_CRED, 0, 5);
+	raw_u64(&r, 1);
+	raw_u32(&r, 1);
+	raw_u8(&r, 'x');
+	raw_u32(&r, 1234);
+	raw_u32(&r, 99);
+	raw_end(&r);
+	assert_int_equal(fsb_msg_decode(r.buf, r.len, &out), 0);
+	assert_int_equal(out.flags, FSB_F_CRED);
+	assert_int_equal(out.cred.uid, 1234);
+	assert_int_equal(out.cred.gid, 99);
+	assert_int_equal(out.u.name.parent, 1);
+	fsb_msg_release(&out);
+	free(r.buf);
+}
+
 static void test_bad_header_values(void **state)
 {
 	struct raw r;
@@ -1933,6 +2020,7 @@ int main(void)
 		cmocka_unit_test(test_bad_checksum),
 		cmocka_unit_test(test_unknown_opcode),
 		cmocka_unit_test(test_bad_flags),
+		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_bad_header_values),
 		cmocka_unit_test(test_lying_lengths),
 		cmocka_unit_test(test_trailing_bytes),

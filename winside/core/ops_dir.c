@@ -12,6 +12,7 @@
 
 #include "ws_log.h"
 #include "ws_ops.h"
+#include "ws_owner.h"
 
 /* ---- READDIRPLUS --------------------------------------------------------- */
 
@@ -202,7 +203,7 @@ int ws__op_mkdir(struct ws_req *r)
 		return rc;
 	ws_echo_begin(&echo, r->s);
 	ws_echo_name(&echo, FSB_EV_CREATED, &dir->ident, r->name);
-	rc = be->ops->mkdir(be, dir->bnode, r->name, q->mode & 07777, &bn, &st);
+	rc = be->ops->mkdir(be, dir->bnode, r->name, q->mode & 07777, ws__caller(r), &bn, &st);
 	ws_echo_end(&echo, rc);
 	if (!rc)
 		rc = made(r, dir, bn, &st);
@@ -237,7 +238,8 @@ int ws__op_mknod(struct ws_req *r)
 		return rc;
 	ws_echo_begin(&echo, r->s);
 	ws_echo_name(&echo, FSB_EV_CREATED, &dir->ident, r->name);
-	rc = be->ops->mknod(be, dir->bnode, r->name, type | (q->mode & 07777), q->rdev, &bn, &st);
+	rc = be->ops->mknod(be, dir->bnode, r->name, type | (q->mode & 07777), q->rdev,
+	                     ws__caller(r), &bn, &st);
 	ws_echo_end(&echo, rc);
 	if (!rc)
 		rc = made(r, dir, bn, &st);
@@ -277,7 +279,7 @@ int ws__op_symlink(struct ws_req *r)
 	/* The target is data: it is stored, never resolved by the server. */
 	ws_echo_begin(&echo, r->s);
 	ws_echo_name(&echo, FSB_EV_CREATED, &dir->ident, r->name);
-	rc = be->ops->symlink(be, dir->bnode, r->name, target, &bn, &st);
+	rc = be->ops->symlink(be, dir->bnode, r->name, target, ws__caller(r), &bn, &st);
 	ws_echo_end(&echo, rc);
 	if (!rc)
 		rc = made(r, dir, bn, &st);
@@ -355,6 +357,9 @@ static int remove_name(struct ws_req *r, int is_dir)
 	rc = ws__pin(r, q->parent, &dir);
 	if (rc)
 		return rc;
+	rc = ws__may_remove(r, dir, r->name);
+	if (rc)
+		goto out_unpin;
 	ws_echo_begin(&echo, r->s);
 	if (!is_dir)
 		expect_link_count(r, &echo, dir);
@@ -368,6 +373,7 @@ static int remove_name(struct ws_req *r, int is_dir)
 	} else {
 		rc = parent_cause(r, rc, q->parent);
 	}
+out_unpin:
 	ws__unpin(r, dir);
 	return rc;
 }
@@ -408,6 +414,13 @@ int ws__op_rename(struct ws_req *r)
 	rc = ws__pin(r, q->newdir, &nd);
 	if (rc)
 		goto out_od;
+	/* Both names are removed from their directories (the target when it
+	 * exists, and with EXCHANGE the other way round too). */
+	rc = ws__may_remove(r, od, r->name);
+	if (!rc)
+		rc = ws__may_remove(r, nd, r->name2);
+	if (rc)
+		goto out_nd;
 	ws_echo_begin(&echo, r->s);
 	ws_echo_name(&echo, FSB_EV_RENAMED_FROM, &od->ident, r->name);
 	ws_echo_name(&echo, FSB_EV_RENAMED_TO, &nd->ident, r->name2);
@@ -427,6 +440,7 @@ int ws__op_rename(struct ws_req *r)
 		rc = ws__fail(r, rc, "a directory node is not a directory, or a directory would "
 		              "replace a non-directory (links are never followed)");
 	}
+out_nd:
 	ws__unpin(r, nd);
 out_od:
 	ws__unpin(r, od);

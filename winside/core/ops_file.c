@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "ws_ops.h"
+#include "ws_owner.h"
 
 #define OPEN_KNOWN (FSB_O_ACCMODE | FSB_O_APPEND | FSB_O_TRUNC | FSB_O_EXCL | FSB_O_CREAT | \
 	FSB_O_DIRECTORY | FSB_O_SYNC | FSB_O_NOATIME)
@@ -123,7 +124,7 @@ int ws__op_create(struct ws_req *r)
 	if (q->flags & FSB_O_TRUNC)
 		ws_echo_content_at(&echo, &dir->ident, r->name);
 	rc = be->ops->create(be, dir->bnode, r->name, q->flags | FSB_O_CREAT, q->mode & 07777,
-	                     &bn, &st, &bf);
+	                     ws__caller(r), &bn, &st, &bf);
 	if (!rc)
 		ws_echo_learn(&echo, &dir->ident, r->name, &st.ident);
 	ws_echo_end(&echo, rc);

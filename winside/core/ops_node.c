@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "ws_ops.h"
+#include "ws_owner.h"
 
 int ws__op_lookup(struct ws_req *r)
 {
@@ -62,6 +63,20 @@ int ws__op_getattr(struct ws_req *r)
 #define SETATTR_KNOWN (FSB_SET_MODE | FSB_SET_UID | FSB_SET_GID | FSB_SET_SIZE | \
 	FSB_SET_ATIME | FSB_SET_MTIME | FSB_SET_ATIME_NOW | FSB_SET_MTIME_NOW | FSB_SET_FH)
 
+/* A chown is checked against the owner the file has now. */
+static int check_owner(struct ws_req *r, struct ws_bnode *bn, struct ws_bfile *f,
+                       const struct fsb_setattr_req *q)
+{
+	struct ws_backend *be = ws__be(r);
+	struct fsb_attr cur;
+	int rc;
+
+	if (!ws__caller(r) || !(q->valid & (FSB_SET_UID | FSB_SET_GID)))
+		return 0;
+	rc = be->ops->getattr(be, bn, f, &cur);
+	return rc ? rc : ws__may_chown(r, &cur, q);
+}
+
 int ws__op_setattr(struct ws_req *r)
 {
 	const struct fsb_setattr_req *q = &r->in.u.setattr;
@@ -74,23 +89,30 @@ int ws__op_setattr(struct ws_req *r)
 	if (q->valid & ~(uint32_t)SETATTR_KNOWN)
 		return ws__fail(r, -FSB_EINVAL, "unknown SETATTR bits 0x%x",
 		                q->valid & ~(uint32_t)SETATTR_KNOWN);
-	ws_echo_begin(&echo, r->s);
 	if (q->valid & FSB_SET_FH) {
 		rc = ws__get_fh(r, q->fh, &hd);
 		if (rc)
 			return rc;
-		ws_echo_object(&echo, &hd->node->ident);
-		rc = be->ops->setattr(be, hd->node->bnode, hd->bf, q, &r->out.u.attr);
-		ws_echo_end(&echo, rc);
+		rc = check_owner(r, hd->node->bnode, hd->bf, q);
+		if (!rc) {
+			ws_echo_begin(&echo, r->s);
+			ws_echo_object(&echo, &hd->node->ident);
+			rc = be->ops->setattr(be, hd->node->bnode, hd->bf, q, &r->out.u.attr);
+			ws_echo_end(&echo, rc);
+		}
 		ws__put_fh(r, hd);
 		return rc;
 	}
 	rc = ws__pin(r, q->node, &n);
 	if (rc)
 		return rc;
-	ws_echo_object(&echo, &n->ident);
-	rc = be->ops->setattr(be, n->bnode, NULL, q, &r->out.u.attr);
-	ws_echo_end(&echo, rc);
+	rc = check_owner(r, n->bnode, NULL, q);
+	if (!rc) {
+		ws_echo_begin(&echo, r->s);
+		ws_echo_object(&echo, &n->ident);
+		rc = be->ops->setattr(be, n->bnode, NULL, q, &r->out.u.attr);
+		ws_echo_end(&echo, rc);
+	}
 	ws__unpin(r, n);
 	if (rc == -FSB_ENOTSUP && (q->valid & FSB_SET_MODE))
 		return ws__fail(r, rc, "the mode of a symbolic link cannot be changed");

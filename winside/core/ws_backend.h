@@ -142,10 +142,16 @@ struct ws_backend_ops {
 	int (*open)(struct ws_backend *be, struct ws_bnode *n, uint32_t flags,
 	            struct ws_bfile **out, struct fsb_attr *attr);
 	/* Create (or with no FSB_O_EXCL, open an existing regular file) `name`
-	 * in `dir`, returning both the node and the open file. */
+	 * in `dir`, returning both the node and the open file. `owner`, in
+	 * this and every call that makes an object (mkdir, mknod, symlink),
+	 * is the client's caller, who owns the new object as on Linux (its
+	 * uid; its gid, or the directory's in a set-group-ID directory), as
+	 * of the reply: the attributes returned already show that owner.
+	 * NULL, or a backend that cannot give objects away, leaves the
+	 * server's own identity as the owner. */
 	int (*create)(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-	              uint32_t flags, uint32_t mode, struct ws_bnode **out,
-	              struct ws_bstat *st, struct ws_bfile **f);
+	              uint32_t flags, uint32_t mode, const struct fsb_cred *owner,
+	              struct ws_bnode **out, struct ws_bstat *st, struct ws_bfile **f);
 	/* Close. The file is gone afterwards whatever the result. */
 	int (*release)(struct ws_backend *be, struct ws_bfile *f);
 	/* Read up to `size` bytes at `off`; *got < size only at end of file. */
@@ -175,14 +181,17 @@ struct ws_backend_ops {
 	               ws_dirent_fn fn, void *ctx, int *eof);
 
 	int (*mkdir)(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-	             uint32_t mode, struct ws_bnode **out, struct ws_bstat *st);
+	             uint32_t mode, const struct fsb_cred *owner, struct ws_bnode **out,
+	             struct ws_bstat *st);
 	/* mode carries the type (FSB_S_IF*: regular, FIFO, socket, devices);
 	 * rdev is major/minor in the Linux kernel's 32-bit encoding. */
 	int (*mknod)(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-	             uint32_t mode, uint32_t rdev, struct ws_bnode **out, struct ws_bstat *st);
+	             uint32_t mode, uint32_t rdev, const struct fsb_cred *owner,
+	             struct ws_bnode **out, struct ws_bstat *st);
 	/* `target` is stored as given and never resolved by the server. */
 	int (*symlink)(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-	               const char *target, struct ws_bnode **out, struct ws_bstat *st);
+	               const char *target, const struct fsb_cred *owner, struct ws_bnode **out,
+	               struct ws_bstat *st);
 	int (*link)(struct ws_backend *be, struct ws_bnode *n, struct ws_bnode *newdir,
 	            const char *newname, struct ws_bnode **out, struct ws_bstat *st);
 	int (*unlink)(struct ws_backend *be, struct ws_bnode *dir, const char *name);

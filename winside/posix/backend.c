@@ -28,6 +28,7 @@
 
 #include "fsb_proto.h"
 #include "ws_posix.h"
+#include "ws_posix_owner.h"
 
 /*
  * A node. Directories hold an O_PATH descriptor (they are the parents
@@ -632,10 +633,11 @@ static int posix_open(struct ws_backend *be, struct ws_bnode *n, uint32_t flags,
 }
 
 static int posix_create(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-                        uint32_t flags, uint32_t mode, struct ws_bnode **out,
-                        struct ws_bstat *st, struct ws_bfile **f)
+                        uint32_t flags, uint32_t mode, const struct fsb_cred *owner,
+                        struct ws_bnode **out, struct ws_bstat *st, struct ws_bfile **f)
 {
 	char proc[PROC_FD_LEN];
+	struct ws_posix_as as;
 	struct stat s;
 	int fd, pfd, oflags, fl, err, rc;
 
@@ -654,11 +656,14 @@ static int posix_create(struct ws_backend *be, struct ws_bnode *dir, const char 
 	/* O_NONBLOCK covers the race with the check above: a FIFO swapped in
 	 * meanwhile opens without waiting and is then refused. */
 	oflags = to_oflags(flags & ~(uint32_t)FSB_O_DIRECTORY) | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
+	ws__posix_as_begin(&as, owner);
 	fd = openat(dir->fd, name, oflags, (mode_t)(mode & 07777));
 	if (fd < 0 && errno == EPERM && (oflags & O_NOATIME))
 		fd = openat(dir->fd, name, oflags & ~O_NOATIME, (mode_t)(mode & 07777));
+	err = errno;
+	ws__posix_as_end(&as);
 	if (fd < 0)
-		return status(errno);
+		return status(err);
 	if (fstat(fd, &s) < 0) {
 		err = errno;
 		goto out_close;
@@ -903,22 +908,33 @@ static int posix_readdir(struct ws_backend *be, struct ws_bfile *f, uint64_t coo
 /* ---- entries -------------------------------------------------------------- */
 
 static int posix_mkdir(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-                       uint32_t mode, struct ws_bnode **out, struct ws_bstat *st)
+                       uint32_t mode, const struct fsb_cred *owner, struct ws_bnode **out,
+                       struct ws_bstat *st)
 {
+	struct ws_posix_as as;
+	int rc, err;
+
 	/* Only directories have a descriptor to resolve names in. */
 	if (dir->fd < 0)
 		return -FSB_ENOTDIR;
-	if (mkdirat(dir->fd, name, (mode_t)(mode & 07777)) < 0)
-		return status(errno);
+	ws__posix_as_begin(&as, owner);
+	rc = mkdirat(dir->fd, name, (mode_t)(mode & 07777));
+	err = errno;
+	ws__posix_as_end(&as);
+	if (rc < 0)
+		return status(err);
 	/* If the new directory is swapped for a link before this lookup,
 	 * the node is that link, which is never followed. */
 	return posix_lookup(be, dir, name, out, st);
 }
 
 static int posix_mknod(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-                       uint32_t mode, uint32_t rdev, struct ws_bnode **out, struct ws_bstat *st)
+                       uint32_t mode, uint32_t rdev, const struct fsb_cred *owner,
+                       struct ws_bnode **out, struct ws_bstat *st)
 {
+	struct ws_posix_as as;
 	dev_t dev = 0;
+	int rc, err;
 
 	/* Only directories have a descriptor to resolve names in. */
 	if (dir->fd < 0)
@@ -937,19 +953,31 @@ static int posix_mknod(struct ws_backend *be, struct ws_bnode *dir, const char *
 	default:
 		return -FSB_EINVAL;
 	}
-	if (mknodat(dir->fd, name, (mode_t)mode, dev) < 0)
-		return status(errno);
+	ws__posix_as_begin(&as, owner);
+	rc = mknodat(dir->fd, name, (mode_t)mode, dev);
+	err = errno;
+	ws__posix_as_end(&as);
+	if (rc < 0)
+		return status(err);
 	return posix_lookup(be, dir, name, out, st);
 }
 
 static int posix_symlink(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-                         const char *target, struct ws_bnode **out, struct ws_bstat *st)
+                         const char *target, const struct fsb_cred *owner,
+                         struct ws_bnode **out, struct ws_bstat *st)
 {
+	struct ws_posix_as as;
+	int rc, err;
+
 	/* Only directories have a descriptor to resolve names in. */
 	if (dir->fd < 0)
 		return -FSB_ENOTDIR;
-	if (symlinkat(target, dir->fd, name) < 0)
-		return status(errno);
+	ws__posix_as_begin(&as, owner);
+	rc = symlinkat(target, dir->fd, name);
+	err = errno;
+	ws__posix_as_end(&as);
+	if (rc < 0)
+		return status(err);
 	return posix_lookup(be, dir, name, out, st);
 }
 
@@ -1043,7 +1071,7 @@ static void posix_destroy(struct ws_backend *be)
 static const struct ws_backend_ops posix_ops = {
 	.name = "posix",
 	.caps = FSB_CAP_EVENTS | FSB_CAP_FALLOCATE | FSB_CAP_RENAME_NOREPLACE | FSB_CAP_RENAME_EXCHANGE |
-	        FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS,
+	        FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS | FSB_CAP_CREDS,
 	.root = posix_root,
 	.forget = posix_forget,
 	.lookup = posix_lookup,

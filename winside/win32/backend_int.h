@@ -106,7 +106,7 @@ int ws__win32_getattr_full(struct win32_be *w, HANDLE h, struct fsb_attr *attr);
 int ws__win32_open(struct ws_backend *be, struct ws_bnode *n, uint32_t flags,
 	struct ws_bfile **out, struct fsb_attr *attr);
 int ws__win32_create(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-	uint32_t flags, uint32_t mode, struct ws_bnode **out,
+	uint32_t flags, uint32_t mode, const struct fsb_cred *owner, struct ws_bnode **out,
 	struct ws_bstat *st, struct ws_bfile **f);
 int ws__win32_release(struct ws_backend *be, struct ws_bfile *f);
 int ws__win32_read(struct ws_backend *be, struct ws_bfile *f, uint64_t off, void *buf,
@@ -118,11 +118,13 @@ int ws__win32_fsync(struct ws_backend *be, struct ws_bfile *f, int datasync);
 int ws__win32_readdir(struct ws_backend *be, struct ws_bfile *f, uint64_t cookie,
 	ws_dirent_fn fn, void *ctx, int *eof);
 int ws__win32_mkdir(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-	uint32_t mode, struct ws_bnode **out, struct ws_bstat *st);
+	uint32_t mode, const struct fsb_cred *owner, struct ws_bnode **out, struct ws_bstat *st);
 int ws__win32_mknod(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-	uint32_t mode, uint32_t rdev, struct ws_bnode **out, struct ws_bstat *st);
+	uint32_t mode, uint32_t rdev, const struct fsb_cred *owner, struct ws_bnode **out,
+	struct ws_bstat *st);
 int ws__win32_symlink(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-	const char *target, struct ws_bnode **out, struct ws_bstat *st);
+	const char *target, const struct fsb_cred *owner, struct ws_bnode **out,
+	struct ws_bstat *st);
 int ws__win32_link(struct ws_backend *be, struct ws_bnode *n, struct ws_bnode *newdir,
 	const char *newname, struct ws_bnode **out, struct ws_bstat *st);
 int ws__win32_unlink(struct ws_backend *be, struct ws_bnode *dir, const char *name);

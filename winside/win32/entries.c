@@ -12,13 +12,16 @@
 #include "backend_int.h"
 
 int ws__win32_mkdir(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-                     uint32_t mode, struct ws_bnode **out, struct ws_bstat *st)
+                     uint32_t mode, const struct fsb_cred *owner, struct ws_bnode **out,
+                     struct ws_bstat *st)
 {
 	struct wname wn;
 	HANDLE h = NULL;
 	int rc;
 
+	/* Modes and owners are synthesised (no FSB_CAP_CREDS here). */
 	(void)mode;
+	(void)owner;
 	if ((rc = ws__win32_dir_ok(dir)) || (rc = ws__win32_to_wname(name, &wn)))
 		return rc;
 	rc = ws__win32_open_rel(dir->h, wn.w, wn.len, FILE_READ_ATTRIBUTES, FILE_CREATE,
@@ -29,7 +32,8 @@ int ws__win32_mkdir(struct ws_backend *be, struct ws_bnode *dir, const char *nam
 }
 
 int ws__win32_mknod(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-                     uint32_t mode, uint32_t rdev, struct ws_bnode **out, struct ws_bstat *st)
+                     uint32_t mode, uint32_t rdev, const struct fsb_cred *owner,
+                     struct ws_bnode **out, struct ws_bstat *st)
 {
 	struct ws_bfile *f;
 	int rc;
@@ -39,7 +43,8 @@ int ws__win32_mknod(struct ws_backend *be, struct ws_bnode *dir, const char *nam
 	 * as metadata, which this backend does not write). */
 	if ((mode & FSB_S_IFMT) != FSB_S_IFREG)
 		return -FSB_EPERM;
-	rc = ws__win32_create(be, dir, name, FSB_O_RDONLY | FSB_O_EXCL | FSB_O_CREAT, mode, out, st, &f);
+	rc = ws__win32_create(be, dir, name, FSB_O_RDONLY | FSB_O_EXCL | FSB_O_CREAT, mode, owner,
+	                      out, st, &f);
 	if (!rc)
 		ws__win32_release(be, f);
 	return rc;
@@ -68,13 +73,15 @@ static wchar_t *child_path(struct ws_bnode *dir, const struct wname *wn)
 }
 
 int ws__win32_symlink(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-                       const char *target, struct ws_bnode **out, struct ws_bstat *st)
+                       const char *target, const struct fsb_cred *owner,
+                       struct ws_bnode **out, struct ws_bstat *st)
 {
 	wchar_t *path, *wt;
 	struct wname wn;
 	size_t i;
 	int rc;
 
+	(void)owner;
 	if ((rc = ws__win32_dir_ok(dir)) || (rc = ws__win32_to_wname(name, &wn)))
 		return rc;
 	/* An absolute Linux target has no Windows meaning. */

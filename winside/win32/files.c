@@ -90,8 +90,8 @@ int ws__win32_open(struct ws_backend *be, struct ws_bnode *n, uint32_t flags,
 }
 
 int ws__win32_create(struct ws_backend *be, struct ws_bnode *dir, const char *name,
-                      uint32_t flags, uint32_t mode, struct ws_bnode **out,
-                      struct ws_bstat *st, struct ws_bfile **f)
+                      uint32_t flags, uint32_t mode, const struct fsb_cred *owner,
+                      struct ws_bnode **out, struct ws_bstat *st, struct ws_bfile **f)
 {
 	struct win32_be *w = W(be);
 	FILE_ATTRIBUTE_TAG_INFO ti;
@@ -103,6 +103,8 @@ int ws__win32_create(struct ws_backend *be, struct ws_bnode *dir, const char *na
 	NTSTATUS s;
 	HANDLE h = NULL, nh = NULL;
 	int rc;
+
+	(void)owner;     /* owners are synthesised (no FSB_CAP_CREDS here) */
 
 	if ((rc = ws__win32_dir_ok(dir)) || (rc = ws__win32_to_wname(name, &wn)))
 		return rc;
