@@ -8,8 +8,10 @@ if !HOST_MINGW
 W32_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/winside/win32 $(CMOCKA_CFLAGS)
 W32_TEST_CFLAGS = $(AM_CFLAGS) -Wno-unused-parameter
 
-check_PROGRAMS += tests/win32/test_names tests/win32/test_errmap tests/win32/test_hvaddr
-TESTS += tests/win32/test_names tests/win32/test_errmap tests/win32/test_hvaddr
+check_PROGRAMS += tests/win32/test_names tests/win32/test_errmap tests/win32/test_hvaddr \
+	tests/win32/test_lxmeta
+TESTS += tests/win32/test_names tests/win32/test_errmap tests/win32/test_hvaddr \
+	tests/win32/test_lxmeta
 
 tests_win32_test_names_SOURCES = tests/win32/test_names.c
 tests_win32_test_names_CPPFLAGS = $(W32_TEST_CPPFLAGS)
@@ -25,6 +27,11 @@ tests_win32_test_hvaddr_SOURCES = tests/win32/test_hvaddr.c
 tests_win32_test_hvaddr_CPPFLAGS = $(W32_TEST_CPPFLAGS)
 tests_win32_test_hvaddr_CFLAGS = $(W32_TEST_CFLAGS)
 tests_win32_test_hvaddr_LDADD = libwinside_w32port.a $(CMOCKA_LIBS)
+
+tests_win32_test_lxmeta_SOURCES = tests/win32/test_lxmeta.c
+tests_win32_test_lxmeta_CPPFLAGS = $(W32_TEST_CPPFLAGS)
+tests_win32_test_lxmeta_CFLAGS = $(W32_TEST_CFLAGS)
+tests_win32_test_lxmeta_LDADD = libwinside_w32port.a $(CMOCKA_LIBS)
 
 # The Wine tests, and the Linux client the event test reads events with.
 check_PROGRAMS += tests/win32/event_client

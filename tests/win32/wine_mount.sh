@@ -165,7 +165,28 @@ else
 	ok "exact-case lookup (README is not Readme)"
 fi
 
-# 7. The POSIX suite, where Windows semantics agree with Linux: its
+# 7. Owners. Where a volume keeps extended attributes (NTFS on Windows)
+# winside.exe persists Linux owners and modes as drvfs does ($LXUID, ...;
+# the byte layouts are unit-tested in tests/win32/test_lxmeta). Wine's
+# volumes keep none (no FILE_SUPPORTS_EXTENDED_ATTRIBUTES, and NtSetEaFile
+# is a stub), so here the server must say so and fall back to drvfs's
+# synthesised owners: every file is --uid/--gid (1000), and giving one away
+# is EPERM, while "changing" it to what it is succeeds.
+if grep -q "keeps no extended attributes" "$tmp/ws.err"; then
+	ok "winside.exe: $(sed -n 's/.*winside[^:]*: //p' "$tmp/ws.err" | grep -m 1 'extended attributes')"
+	check "create owned" sh -c "echo o >'$mnt/owned'"
+	same "a new file shows --uid/--gid" "$(stat -c %u:%g "$mnt/owned")" "1000:1000"
+	if chown 4321 "$mnt/owned" 2>/dev/null; then
+		fail "chown to another user succeeded without persisted owners"
+	else
+		ok "chown to another user is EPERM without persisted owners"
+	fi
+	check "chown to the same owner" chown 1000:1000 "$mnt/owned"
+else
+	echo "SKIP: this Wine volume claims extended attributes: owner checks left to Windows"
+fi
+
+# 8. The POSIX suite, where Windows semantics agree with Linux: its
 # transcript on the mount must equal the one on a native directory.
 # Left out, each for a Windows reason: excl, chmod, trunc (permission bits
 # are synthesised), utimens (100 ns times), dirs (directories have one

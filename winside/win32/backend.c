@@ -110,6 +110,13 @@ uint64_t ws__win32_volume(struct ws_backend *be)
 int ws__win32_open_rel(HANDLE dir, const wchar_t *wname, size_t wlen, ACCESS_MASK access,
                        ULONG disposition, ULONG options, HANDLE *out)
 {
+	return ws__win32_open_rel_ea(dir, wname, wlen, access, disposition, options, NULL, 0, out);
+}
+
+int ws__win32_open_rel_ea(HANDLE dir, const wchar_t *wname, size_t wlen, ACCESS_MASK access,
+                          ULONG disposition, ULONG options, const void *ea, size_t ealen,
+                          HANDLE *out)
+{
 	OBJECT_ATTRIBUTES oa;
 	UNICODE_STRING us;
 	IO_STATUS_BLOCK io;
@@ -126,7 +133,7 @@ int ws__win32_open_rel(HANDLE dir, const wchar_t *wname, size_t wlen, ACCESS_MAS
 	st = NtCreateFile(&h, access | SYNCHRONIZE, &oa, &io, NULL, FILE_ATTRIBUTE_NORMAL,
 	                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, disposition,
 	                  options | FILE_OPEN_REPARSE_POINT | FILE_OPEN_FOR_BACKUP_INTENT |
-	                  FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
+	                  FILE_SYNCHRONOUS_IO_NONALERT, (PVOID)ea, (ULONG)ealen);
 	if (st < 0)
 		return ws__win32_nt_error(st);
 	*out = h;
@@ -197,6 +204,7 @@ void ws__win32_fill_attr(const struct win32_be *w, const struct raw_stat *r, str
 	a->atime = ws__win32_time_from_ticks(r->atime);
 	a->mtime = ws__win32_time_from_ticks(r->mtime);
 	a->ctime = ws__win32_time_from_ticks(r->ctime);
+	ws_lxmeta_apply(&r->lx, a);
 }
 
 static int raw_stat_handle(struct win32_be *w, HANDLE h, struct raw_stat *r, int want_id)
@@ -219,6 +227,7 @@ static int raw_stat_handle(struct win32_be *w, HANDLE h, struct raw_stat *r, int
 	if ((r->attrs & FILE_ATTRIBUTE_REPARSE_POINT) &&
 	    GetFileInformationByHandleEx(h, FileAttributeTagInfo, &ti, sizeof(ti)))
 		r->tag = ti.ReparseTag;
+	ws__win32_meta_read(w, h, &r->lx);
 	if (!want_id)
 		return 0;
 	if (w->id_info) {
@@ -433,6 +442,47 @@ static int64_t now_ticks(void)
 	return (int64_t)((uint64_t)ft.dwHighDateTime << 32 | ft.dwLowDateTime);
 }
 
+/*
+ * chmod and chown where the volume keeps Linux metadata: the values go to
+ * $LXMOD, $LXUID and $LXGID (the core has checked who may). Without it
+ * owners cannot change, as on drvfs without metadata, and of the mode
+ * only the owner's w bit means something (the read-only attribute, which
+ * is kept in step either way).
+ */
+static int set_meta(struct win32_be *w, struct ws_bnode *n, const struct fsb_setattr_req *req)
+{
+	struct ws_lxmeta m;
+	struct fsb_attr cur;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	if (req->valid & FSB_SET_UID) {
+		m.have |= WS_LX_UID;
+		m.uid = req->uid;
+	}
+	if (req->valid & FSB_SET_GID) {
+		m.have |= WS_LX_GID;
+		m.gid = req->gid;
+	}
+	if (req->valid & FSB_SET_MODE) {
+		m.have |= WS_LX_MODE;
+		m.mode = n->type | (req->mode & 07777u);
+	}
+	rc = ws__win32_meta_write(w, n->h, &m);
+	if (rc != -FSB_ENOTSUP)
+		return rc;
+	if (!(req->valid & (FSB_SET_UID | FSB_SET_GID)))
+		return 0;
+	/* Without metadata, "changing" an owner to what it is succeeds. */
+	rc = ws__win32_getattr_full(w, n->h, &cur);
+	if (rc)
+		return rc;
+	if (((req->valid & FSB_SET_UID) && req->uid != cur.uid) ||
+	    ((req->valid & FSB_SET_GID) && req->gid != cur.gid))
+		return -FSB_EPERM;
+	return 0;
+}
+
 static int w32_setattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bfile *f,
                        const struct fsb_setattr_req *req, struct fsb_attr *attr)
 {
@@ -445,8 +495,11 @@ static int w32_setattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bfil
 
 	if ((v & FSB_SET_MODE) && n->type == FSB_S_IFLNK)
 		return -FSB_ENOTSUP;
-	if (((v & FSB_SET_UID) && req->uid != w->o.uid) || ((v & FSB_SET_GID) && req->gid != w->o.gid))
-		return -FSB_EPERM;
+	if (v & (FSB_SET_MODE | FSB_SET_UID | FSB_SET_GID)) {
+		rc = set_meta(w, n, req);
+		if (rc)
+			return rc;
+	}
 	if (v & FSB_SET_SIZE) {
 		FILE_END_OF_FILE_INFO eof;
 
@@ -734,12 +787,17 @@ int ws_win32_backend_new(const char *path, const struct ws_win32_opts *o,
 		free(full);
 		return fail_msg(err, errlen, -FSB_ENOMEM, "cannot serve");
 	}
-	w->base.ops = &win32_ops;
 	w->root = h;
 	w->path = full;
 	w->volume = bh.dwVolumeSerialNumber;
 	w->o = *o;
 	w->posix_delete = w->posix_rename = w->id_info = w->extd_dir = w->norm_name = 1;
+	ws__win32_meta_init(w);
+	/* Callers may make their files their own where owners persist. */
+	w->ops = win32_ops;
+	if (w->meta_write)
+		w->ops.caps |= FSB_CAP_CREDS;
+	w->base.ops = &w->ops;
 	*out = &w->base;
 	return 0;
 }

@@ -65,6 +65,10 @@ struct win32_be {
 	volatile LONG id_info;
 	volatile LONG extd_dir;
 	volatile LONG norm_name;
+	/* Linux metadata in extended attributes (metadata.c). */
+	volatile LONG meta_read;
+	volatile LONG meta_write;
+	struct ws_backend_ops ops;      /* this backend's, with its capabilities */
 };
 
 static inline struct win32_be *W(struct ws_backend *be)
@@ -86,9 +90,14 @@ struct raw_stat {
 	uint64_t size, alloc;
 	uint32_t nlink;
 	uint64_t id_lo, id_hi;
+	struct ws_lxmeta lx;    /* persisted Linux metadata, if any */
 };
 
 uint32_t ws__win32_type_of(DWORD attrs, DWORD tag);
+/* ws__win32_open_rel with extended attributes for a new object (NtCreateFile's
+ * EaBuffer); ea NULL for none. */
+int ws__win32_open_rel_ea(HANDLE dir, const wchar_t *wname, size_t wlen, ACCESS_MASK access,
+	ULONG disposition, ULONG options, const void *ea, size_t ealen, HANDLE *out);
 int ws__win32_reopen(HANDLE h, ACCESS_MASK access, ULONG options, HANDLE *out);
 int ws__win32_unsupported(DWORD e);
 void ws__win32_log_once(volatile LONG *flag, const char *what);
@@ -131,5 +140,19 @@ int ws__win32_unlink(struct ws_backend *be, struct ws_bnode *dir, const char *na
 int ws__win32_rmdir(struct ws_backend *be, struct ws_bnode *dir, const char *name);
 int ws__win32_rename(struct ws_backend *be, struct ws_bnode *olddir, const char *oldname,
 	struct ws_bnode *newdir, const char *newname, uint32_t flags);
+
+/* metadata.c */
+void ws__win32_meta_init(struct win32_be *w);
+/* The persisted values of the object behind h (any handle), or none. */
+void ws__win32_meta_read(struct win32_be *w, HANDLE h, struct ws_lxmeta *m);
+/* The same for a directory entry whose listing says it has some. */
+void ws__win32_meta_read_child(struct win32_be *w, HANDLE dir, const WCHAR *name, size_t len,
+	struct ws_lxmeta *m);
+/* The EaBuffer that gives a new object its owner and mode; 0 for none. */
+size_t ws__win32_meta_for_new(const struct win32_be *w, const struct fsb_cred *owner,
+	uint32_t mode, uint8_t *buf, size_t cap);
+/* Store m's values on the object behind `node`. -FSB_ENOTSUP when this
+ * file system keeps none. */
+int ws__win32_meta_write(struct win32_be *w, HANDLE node, const struct ws_lxmeta *m);
 
 #endif

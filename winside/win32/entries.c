@@ -15,17 +15,18 @@ int ws__win32_mkdir(struct ws_backend *be, struct ws_bnode *dir, const char *nam
                      uint32_t mode, const struct fsb_cred *owner, struct ws_bnode **out,
                      struct ws_bstat *st)
 {
+	uint8_t ea[WS_LX_EA_MAX];
 	struct wname wn;
 	HANDLE h = NULL;
+	size_t ealen;
 	int rc;
 
-	/* Modes and owners are synthesised (no FSB_CAP_CREDS here). */
-	(void)mode;
-	(void)owner;
 	if ((rc = ws__win32_dir_ok(dir)) || (rc = ws__win32_to_wname(name, &wn)))
 		return rc;
-	rc = ws__win32_open_rel(dir->h, wn.w, wn.len, FILE_READ_ATTRIBUTES, FILE_CREATE,
-	                        FILE_DIRECTORY_FILE, &h);
+	/* The mode means something only where owners persist. */
+	ealen = ws__win32_meta_for_new(W(be), owner, FSB_S_IFDIR | (mode & 07777u), ea, sizeof(ea));
+	rc = ws__win32_open_rel_ea(dir->h, wn.w, wn.len, FILE_READ_ATTRIBUTES, FILE_CREATE,
+	                           FILE_DIRECTORY_FILE, ealen ? ea : NULL, ealen, &h);
 	if (rc)
 		return rc;
 	return ws__win32_node_new(W(be), h, out, st);

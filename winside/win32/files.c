@@ -98,34 +98,36 @@ int ws__win32_create(struct ws_backend *be, struct ws_bnode *dir, const char *na
 	IO_STATUS_BLOCK io;
 	OBJECT_ATTRIBUTES oa;
 	UNICODE_STRING us;
+	uint8_t ea[WS_LX_EA_MAX];
 	struct wname wn;
+	size_t ealen;
 	ULONG disp;
 	NTSTATUS s;
 	HANDLE h = NULL, nh = NULL;
 	int rc;
 
-	(void)owner;     /* owners are synthesised (no FSB_CAP_CREDS here) */
-
 	if ((rc = ws__win32_dir_ok(dir)) || (rc = ws__win32_to_wname(name, &wn)))
 		return rc;
-	if (flags & FSB_O_EXCL)
-		disp = FILE_CREATE;
-	else if ((flags & FSB_O_TRUNC) && (flags & FSB_O_ACCMODE) != FSB_O_RDONLY)
-		disp = FILE_OVERWRITE_IF;
-	else
-		disp = FILE_OPEN_IF;
+	/* O_TRUNC of an existing file truncates it after the open, as OPEN
+	 * does: FILE_OVERWRITE_IF would also replace its extended attributes
+	 * (the persisted owner and mode) and reset its file attributes. */
+	disp = (flags & FSB_O_EXCL) ? FILE_CREATE : FILE_OPEN_IF;
 	us.Buffer = wn.w;
 	us.Length = (USHORT)(wn.len * sizeof(wchar_t));
 	us.MaximumLength = us.Length;
 	InitializeObjectAttributes(&oa, &us, 0, dir->h, NULL);
 	/* The mode's owner w bit becomes the read-only attribute; like
-	 * open(2) with mode 0444, this handle may still write. */
+	 * open(2) with mode 0444, this handle may still write. The caller
+	 * owns a file it creates, where owners persist: the attributes are
+	 * written with the file, atomically (and ignored if it exists). */
+	ealen = ws__win32_meta_for_new(w, owner, FSB_S_IFREG | (mode & 07777u), ea, sizeof(ea));
 	s = NtCreateFile(&h, access_for(flags) | FILE_READ_ATTRIBUTES | SYNCHRONIZE, &oa, &io, NULL,
 	                 (mode & 0200) ? FILE_ATTRIBUTE_NORMAL : FILE_ATTRIBUTE_READONLY,
 	                 FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, disp,
 	                 FILE_NON_DIRECTORY_FILE | FILE_OPEN_REPARSE_POINT |
 	                 FILE_OPEN_FOR_BACKUP_INTENT | FILE_SYNCHRONOUS_IO_NONALERT |
-	                 ((flags & FSB_O_SYNC) ? FILE_WRITE_THROUGH : 0), NULL, 0);
+	                 ((flags & FSB_O_SYNC) ? FILE_WRITE_THROUGH : 0), ealen ? ea : NULL,
+	                 (ULONG)ealen);
 	if (s < 0)
 		return s == ST_OBJECT_NAME_COLLISION ? -FSB_EEXIST : ws__win32_nt_error(s);
 	if (io.Information != FILE_CREATED) {
@@ -137,6 +139,8 @@ int ws__win32_create(struct ws_backend *be, struct ws_bnode *dir, const char *na
 			return -FSB_ELOOP;
 		}
 		rc = ws__win32_check_case(w, h, &wn);
+		if (!rc && (flags & FSB_O_TRUNC) && (flags & FSB_O_ACCMODE) != FSB_O_RDONLY)
+			rc = truncate_handle(h);
 		if (rc) {
 			CloseHandle(h);
 			return rc == -FSB_ENOENT ? -FSB_EEXIST : rc;
@@ -263,6 +267,7 @@ int ws__win32_fsync(struct ws_backend *be, struct ws_bfile *f, int datasync)
 struct dir_ent {
 	const WCHAR *name;
 	size_t namelen;
+	ULONG easize;           /* bytes of extended attributes */
 	struct raw_stat r;
 };
 
@@ -302,6 +307,7 @@ static void dir_decode(const struct win32_be *w, const uint8_t *p, struct dir_en
 		e->namelen = d->FileNameLength / sizeof(WCHAR);
 		e->r.attrs = d->FileAttributes;
 		e->r.tag = d->ReparsePointTag;
+		e->easize = d->EaSize;
 		e->r.atime = d->LastAccessTime.QuadPart;
 		e->r.mtime = d->LastWriteTime.QuadPart;
 		e->r.ctime = d->ChangeTime.QuadPart;
@@ -317,6 +323,7 @@ static void dir_decode(const struct win32_be *w, const uint8_t *p, struct dir_en
 		e->r.attrs = d->FileAttributes;
 		/* For reparse points EaSize holds the tag instead. */
 		e->r.tag = (d->FileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) ? d->EaSize : 0;
+		e->easize = (d->FileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) ? 0 : d->EaSize;
 		e->r.atime = d->LastAccessTime.QuadPart;
 		e->r.mtime = d->LastWriteTime.QuadPart;
 		e->r.ctime = d->ChangeTime.QuadPart;
@@ -426,6 +433,10 @@ int ws__win32_readdir(struct ws_backend *be, struct ws_bfile *f, uint64_t cookie
 		de.name = name;
 		de.namelen = nlen;
 		de.cookie = f->pos + 1;
+		/* Only files that have extended attributes can hold metadata:
+		 * the listing says which, and the rest cost nothing more. */
+		if (e.easize)
+			ws__win32_meta_read_child(w, f->h, e.name, e.namelen, &e.r.lx);
 		ws__win32_fill_attr(w, &e.r, &de.st);
 		v = fn(ctx, &de);
 		if (v != WS_DIRENT_NEXT) {

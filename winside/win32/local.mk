@@ -8,7 +8,8 @@ libwinside_w32port_a_SOURCES = \
 	winside/win32/ws_win32_port.h \
 	winside/win32/names.c \
 	winside/win32/errmap.c \
-	winside/win32/hvaddr.c
+	winside/win32/hvaddr.c \
+	winside/win32/lxmeta.c
 libwinside_w32port_a_CPPFLAGS = $(WS_W32_CPPFLAGS)
 
 if HOST_MINGW
@@ -24,6 +25,7 @@ libwinside_win32_a_SOURCES = \
 	winside/win32/backend.c \
 	winside/win32/files.c \
 	winside/win32/entries.c \
+	winside/win32/metadata.c \
 	winside/win32/watch.c \
 	winside/win32/stream.c \
 	winside/win32/listen.c \

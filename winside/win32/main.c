@@ -36,7 +36,8 @@ static const char usage_top[] =
 static const char usage_serve[] =
 	"Usage: winside serve --export DIR [--export DIR...] --listen ADDR [--listen ADDR...]\n"
 	"                     [--read-only] [--token-file FILE] [--workers N]\n"
-	"                     [--max-handles N] [--uid N] [--gid N] [--umask OCTAL] [-v]\n"
+	"                     [--max-handles N] [--uid N] [--gid N] [--umask OCTAL]\n"
+	"                     [--no-metadata] [-v]\n"
 	"\n"
 	"Serve each DIR on each ADDR until Ctrl-C, Ctrl-Break or the console closes.\n"
 	"\n"
@@ -66,6 +67,13 @@ static const char usage_serve[] =
 	"  -k, --umask OCTAL     permission bits to clear (default 022): folders show\n"
 	"                        0777 and files 0666 minus the umask; read-only files\n"
 	"                        lose their w bits, links are 0777 (as WSL's drvfs)\n"
+	"  -n, --no-metadata     do not keep Linux owners and modes. By default, where\n"
+	"                        the volume keeps extended attributes (NTFS), chmod\n"
+	"                        and chown persist and files a Linux user makes are\n"
+	"                        that user's, stored as drvfs's metadata option stores\n"
+	"                        them ($LXUID, $LXGID, $LXMOD), so /mnt/c mounted with\n"
+	"                        metadata shows the same; the other files show the\n"
+	"                        --uid/--gid/--umask values\n"
 	"  -v, --verbose         log every request to stderr\n"
 	"  -h, --help            show this help\n";
 
@@ -133,6 +141,7 @@ static int parse(int argc, char **argv, struct options *o)
 		{ "uid", required_argument, NULL, 'u' },
 		{ "gid", required_argument, NULL, 'g' },
 		{ "umask", required_argument, NULL, 'k' },
+		{ "no-metadata", no_argument, NULL, 'n' },
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -144,7 +153,8 @@ static int parse(int argc, char **argv, struct options *o)
 	opterr = 0;
 	o->attrs.uid = o->attrs.gid = 1000;
 	o->attrs.umask = 022;
-	while (!bad && (c = getopt_long(argc, argv, ":e:l:t:w:m:u:g:k:rvh", longs, NULL)) != -1) {
+	o->attrs.metadata = 1;
+	while (!bad && (c = getopt_long(argc, argv, ":e:l:t:w:m:u:g:k:nrvh", longs, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			bad = add(o->exports, &o->nexports, 64, "exports", optarg);
@@ -171,6 +181,9 @@ static int parse(int argc, char **argv, struct options *o)
 			break;
 		case 'k':
 			bad = number("--umask", optarg, 8, 0777, &o->attrs.umask);
+			break;
+		case 'n':
+			o->attrs.metadata = 0;
 			break;
 		case 'r':
 			o->readonly = 1;

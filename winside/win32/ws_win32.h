@@ -19,6 +19,7 @@ struct ws_win32_opts {
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t umask;
+	int metadata;           /* keep Linux owners and modes in $LX* attributes */
 };
 
 /*

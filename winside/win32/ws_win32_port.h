@@ -95,4 +95,53 @@ void ws_win32_guid_format(const struct ws_guid *g, char *buf, size_t len);
 /* Back to "hvsock:VMID:PORT" (named VMIDs keep their name). */
 int ws_win32_hvaddr_format(const struct ws_hvaddr *a, char *buf, size_t len);
 
+/*
+ * Linux metadata on NTFS, as WSL's drvfs keeps it with its `metadata`
+ * option: one extended attribute per value, so a file chmod'ed or chown'ed
+ * through either looks the same through the other. Values little-endian:
+ *   $LXUID  u32 uid
+ *   $LXGID  u32 gid
+ *   $LXMOD  u32 st_mode (type bits and permission bits)
+ *   $LXDEV  u32 major, u32 minor (device nodes)
+ * On the wire of NtSetEaFile/NtQueryEaFile (FILE_FULL_EA_INFORMATION):
+ * per attribute u32 NextEntryOffset (to the next entry, a multiple of 4;
+ * 0 on the last), u8 Flags (0), u8 EaNameLength, u16 EaValueLength, the
+ * name and a NUL, the value; entries start 4-byte aligned. The list of
+ * names NtQueryEaFile asks for (FILE_GET_EA_INFORMATION): u32
+ * NextEntryOffset, u8 EaNameLength, the name and a NUL, 4-byte aligned.
+ * NTFS answers a name the file lacks with an empty value.
+ */
+enum ws_lx_have {
+	WS_LX_UID = 1u << 0,
+	WS_LX_GID = 1u << 1,
+	WS_LX_MODE = 1u << 2,
+	WS_LX_DEV = 1u << 3,
+};
+
+struct ws_lxmeta {
+	uint32_t have;          /* enum ws_lx_have: which values are set */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t mode;
+	uint32_t dev_major;
+	uint32_t dev_minor;
+};
+
+/* Room for every attribute in either buffer. */
+#define WS_LX_EA_MAX 128u
+
+/* The FILE_FULL_EA_INFORMATION chain holding the values m->have names.
+ * Returns its length, or 0 when nothing is set or it does not fit. */
+size_t ws_lxmeta_encode(const struct ws_lxmeta *m, uint8_t *buf, size_t cap);
+/* The FILE_GET_EA_INFORMATION list asking for all four names. */
+size_t ws_lxmeta_query_list(uint8_t *buf, size_t cap);
+/* Read the values out of a chain NtQueryEaFile returned (other names,
+ * empty values and values of the wrong size are skipped). 0, or
+ * -FSB_EIO for a chain that runs past `len` or loops. */
+int ws_lxmeta_decode(const uint8_t *buf, size_t len, struct ws_lxmeta *m);
+/* Apply persisted values to synthesised attributes: owner, group,
+ * permission bits (the type stays what Windows says), device numbers in
+ * the Linux kernel's 32-bit encoding. */
+void ws_lxmeta_apply(const struct ws_lxmeta *m, struct fsb_attr *a);
+
 #endif
