@@ -173,6 +173,7 @@ static int read_req(struct ws_session *s, struct ws_req **out, int *ferr)
 	long n;
 	int rc;
 
+	*out = NULL;
 	*ferr = 0;
 	rc = rd_fill(s, 8);
 	if (rc)
