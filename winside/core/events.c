@@ -105,28 +105,6 @@ struct ws_events {
 	struct recent *rtail;
 };
 
-uint64_t ws__hash_bytes(uint64_t seed, const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ull ^ seed;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ull;
-	}
-	return ws_hash_u64(h);
-}
-
-uint64_t ws__hash_ident(const struct ws_ident *id)
-{
-	return ws_hash_u64(id->lo ^ ws_hash_u64(id->vol ^ ws_hash_u64(id->hi)));
-}
-
-int ws__ident_eq(const struct ws_ident *a, const struct ws_ident *b)
-{
-	return a->vol == b->vol && a->lo == b->lo && a->hi == b->hi;
-}
-
 static uint64_t key_hash(uint8_t kind, uint8_t by_obj, const struct ws_ident *id, const char *name,
                          size_t len)
 {

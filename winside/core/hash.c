@@ -1,9 +1,11 @@
 /*
- * hash.c - intrusive chained hash table.
+ * hash.c - intrusive chained hash table, and the hashes of names and
+ * identities that the core and the backends' watchers key it with.
  */
 #include <stdlib.h>
 
 #include "fsb_proto.h"
+#include "ws_backend.h"
 #include "ws_hash.h"
 
 #define INITIAL_BUCKETS 64u
@@ -16,6 +18,28 @@ uint64_t ws_hash_u64(uint64_t x)
 	x *= 0x94d049bb133111ebull;
 	x ^= x >> 31;
 	return x;
+}
+
+uint64_t ws__hash_bytes(uint64_t seed, const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ull ^ seed;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ull;
+	}
+	return ws_hash_u64(h);
+}
+
+uint64_t ws__hash_ident(const struct ws_ident *id)
+{
+	return ws_hash_u64(id->lo ^ ws_hash_u64(id->vol ^ ws_hash_u64(id->hi)));
+}
+
+int ws__ident_eq(const struct ws_ident *a, const struct ws_ident *b)
+{
+	return a->vol == b->vol && a->lo == b->lo && a->hi == b->hi;
 }
 
 int ws_htab_init(struct ws_htab *t)

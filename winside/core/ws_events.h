@@ -99,13 +99,6 @@ void ws_events_arm(struct ws_events *hub, struct ws_session *s, const uint8_t *f
  * the last subscriber. Harmless when `s` never subscribed. */
 void ws_events_unsubscribe(struct ws_events *hub, struct ws_session *s);
 
-/* ---- hashing shared with the backends' watchers --------------------- */
-
-/* FNV-1a over s[0..len), seeded, then mixed: keys built from names. */
-uint64_t ws__hash_bytes(uint64_t seed, const char *s, size_t len);
-uint64_t ws__hash_ident(const struct ws_ident *id);
-int ws__ident_eq(const struct ws_ident *a, const struct ws_ident *b);
-
 /* ---- echo expectations, for request handlers ------------------------ */
 
 #define WS_ECHO_SLOTS 4u

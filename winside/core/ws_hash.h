@@ -42,4 +42,13 @@ void ws_htab_drain(struct ws_htab *t, void (*fn)(struct ws_hlink *l, void *arg),
 /* A 64-bit mixer (splitmix64's finaliser). */
 uint64_t ws_hash_u64(uint64_t x);
 
+/* ---- keys, shared with the backends' watchers ------------------------ */
+
+struct ws_ident;
+
+/* FNV-1a over s[0..len), seeded, then mixed: keys built from names. */
+uint64_t ws__hash_bytes(uint64_t seed, const char *s, size_t len);
+uint64_t ws__hash_ident(const struct ws_ident *id);
+int ws__ident_eq(const struct ws_ident *a, const struct ws_ident *b);
+
 #endif

@@ -38,7 +38,6 @@
 #include <unistd.h>
 
 #include "fsb_proto.h"
-#include "ws_events.h"
 #include "ws_hash.h"
 #include "ws_log.h"
 #include "ws_posix.h"
