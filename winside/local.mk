@@ -11,6 +11,7 @@ libwinside_core_a_SOURCES = \
 	winside/core/ws_session.h \
 	winside/core/ws_ops.h \
 	winside/core/ws_log.h \
+	winside/core/ws_check.h \
 	winside/core/ws_hash.h \
 	winside/core/ws_nodes.h \
 	winside/core/ws_handles.h \

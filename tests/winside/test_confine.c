@@ -25,9 +25,9 @@
 
 #include "fsb_proto.h"
 #include "harness.h"
+#include "ws_check.h"
 #include "ws_posix.h"
 #include "ws_server.h"
-#include "ws_session.h"
 
 /* ---- helpers ----------------------------------------------------------------- */
 

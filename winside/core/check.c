@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ws_session.h"
+#include "ws_check.h"
 
 int ws__name_check(struct fsb_str name, char *out, char *why, size_t whylen)
 {

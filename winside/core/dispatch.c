@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ws_check.h"
 #include "ws_log.h"
 #include "ws_ops.h"
 #include "ws_platform.h"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ws_check.h"
 #include "ws_events.h"
 #include "ws_hash.h"
 #include "ws_log.h"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ws_check.h"
 #include "ws_log.h"
 #include "ws_session.h"
 #include "ws_platform.h"
