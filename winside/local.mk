@@ -15,6 +15,7 @@ libwinside_core_a_SOURCES = \
 	winside/core/ws_hash.h \
 	winside/core/ws_nodes.h \
 	winside/core/ws_handles.h \
+	winside/core/ws_events_int.h \
 	winside/core/ws_events.h \
 	winside/core/ws_owner.h \
 	winside/core/log.c \
@@ -22,6 +23,7 @@ libwinside_core_a_SOURCES = \
 	winside/core/nodes.c \
 	winside/core/handles.c \
 	winside/core/check.c \
+	winside/core/echo.c \
 	winside/core/server.c \
 	winside/core/session.c \
 	winside/core/dispatch.c \
