@@ -9,6 +9,9 @@ libwinside_core_a_SOURCES = \
 	winside/core/ws_backend.h \
 	winside/core/ws_server.h \
 	winside/core/ws_session.h \
+	winside/core/ws_dispatch.h \
+	winside/core/ws_pool.h \
+	winside/core/ws_reader.h \
 	winside/core/ws_ops.h \
 	winside/core/ws_log.h \
 	winside/core/ws_check.h \
@@ -25,7 +28,9 @@ libwinside_core_a_SOURCES = \
 	winside/core/check.c \
 	winside/core/echo.c \
 	winside/core/server.c \
+	winside/core/pool.c \
 	winside/core/session.c \
+	winside/core/reader.c \
 	winside/core/dispatch.c \
 	winside/core/ops_node.c \
 	winside/core/ops_file.c \

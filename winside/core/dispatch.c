@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ws_check.h"
+#include "ws_dispatch.h"
 #include "ws_log.h"
 #include "ws_ops.h"
 #include "ws_platform.h"

@@ -1,108 +1,20 @@
 /*
- * server.c - the server object: exports, token, worker pool, and the list
- * of sessions.
+ * server.c - the server object: exports, token, the list of sessions, and
+ * the worker pool's start and stop. The top of the core: it starts each
+ * session's reader (reader.c) and the workers (pool.c), makes and frees
+ * the change hubs (events.c); nothing in the core calls it.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ws_events.h"
 #include "ws_log.h"
+#include "ws_pool.h"
+#include "ws_reader.h"
+#include "ws_server.h"
 #include "ws_session.h"
-
-/* ---- worker pool ------------------------------------------------------- */
-
-static void *worker_main(void *arg)
-{
-	struct ws_pool *p = arg;
-	struct fsb_wbuf wb;
-	struct ws_req *r;
-
-	fsb_wbuf_init(&wb);
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		while (!p->head && !p->stop)
-			pthread_cond_wait(&p->cond, &p->lock);
-		r = p->head;
-		if (!r) {
-			pthread_mutex_unlock(&p->lock);
-			break;
-		}
-		p->head = r->next;
-		if (!p->head)
-			p->tail = NULL;
-		pthread_mutex_unlock(&p->lock);
-		r->next = NULL;
-		ws__dispatch(r, &wb);
-	}
-	fsb_wbuf_release(&wb);
-	return NULL;
-}
-
-void ws__pool_push(struct ws_pool *p, struct ws_req *r)
-{
-	r->next = NULL;
-	pthread_mutex_lock(&p->lock);
-	if (p->tail)
-		p->tail->next = r;
-	else
-		p->head = r;
-	p->tail = r;
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-}
-
-static int pool_start(struct ws_pool *p, unsigned n)
-{
-	unsigned i;
-
-	memset(p, 0, sizeof(*p));
-	if (pthread_mutex_init(&p->lock, NULL))
-		return -FSB_ENOMEM;
-	if (pthread_cond_init(&p->cond, NULL)) {
-		pthread_mutex_destroy(&p->lock);
-		return -FSB_ENOMEM;
-	}
-	p->threads = calloc(n, sizeof(*p->threads));
-	if (!p->threads)
-		goto out_sync;
-	for (i = 0; i < n; i++) {
-		if (pthread_create(&p->threads[i], NULL, worker_main, p))
-			break;
-		p->nthreads++;
-	}
-	if (p->nthreads == n)
-		return 0;
-	pthread_mutex_lock(&p->lock);
-	p->stop = 1;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-	for (i = 0; i < p->nthreads; i++)
-		pthread_join(p->threads[i], NULL);
-	free(p->threads);
-out_sync:
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->lock);
-	return -FSB_EAGAIN;
-}
-
-/* Only after every session has ended: the queue is empty by then. */
-static void pool_stop(struct ws_pool *p)
-{
-	unsigned i;
-
-	pthread_mutex_lock(&p->lock);
-	p->stop = 1;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-	for (i = 0; i < p->nthreads; i++)
-		pthread_join(p->threads[i], NULL);
-	free(p->threads);
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->lock);
-}
-
-/* ---- server ------------------------------------------------------------ */
 
 static void destroy_exports(struct ws_srv_export *ex, size_t n)
 {
@@ -184,7 +96,7 @@ int ws_server_new(const struct ws_server_opts *o, struct ws_server **out, char *
 		goto out_token;
 	if (pthread_cond_init(&srv->ended, NULL))
 		goto out_lock;
-	rc = pool_start(&srv->pool, o->workers ? o->workers : WS_DEFAULT_WORKERS);
+	rc = ws__pool_start(&srv->pool, o->workers ? o->workers : WS_DEFAULT_WORKERS);
 	if (rc)
 		goto out_cond;
 	*out = srv;
@@ -277,23 +189,6 @@ out_free:
 	return -FSB_ENOMEM;
 }
 
-void ws__server_session_ended(struct ws_server *srv, struct ws_session *s)
-{
-	pthread_mutex_lock(&srv->lock);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		srv->live = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->prev = NULL;
-	s->next = srv->dead;
-	srv->dead = s;
-	srv->nlive--;
-	pthread_cond_broadcast(&srv->ended);
-	pthread_mutex_unlock(&srv->lock);
-}
-
 void ws_server_reap(struct ws_server *srv)
 {
 	struct ws_session *s, *next;
@@ -335,7 +230,7 @@ void ws_server_free(struct ws_server *srv)
 		pthread_cond_wait(&srv->ended, &srv->lock);
 	pthread_mutex_unlock(&srv->lock);
 	ws_server_reap(srv);
-	pool_stop(&srv->pool);
+	ws__pool_stop(&srv->pool);
 	pthread_cond_destroy(&srv->ended);
 	pthread_mutex_destroy(&srv->lock);
 	destroy_exports(srv->exports, srv->nexports);

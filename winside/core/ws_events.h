@@ -63,22 +63,6 @@ struct ws_events;
 struct ws_session;
 struct ws_expect;
 
-/* A session's subscription state; lives in struct ws_session and is
- * guarded by hub->lock once the session is subscribed. */
-struct ws_evsub {
-	struct ws_evsub *next;
-	struct ws_session *s;           /* set while subscribed */
-	struct ws_events *hub;          /* set at subscription, never cleared:
-	                                 * requests still running after the
-	                                 * session unsubscribed use it */
-	int linked;             /* on the hub's list: events flow */
-	int lost;               /* events were dropped: RESCAN "" owed */
-	uint64_t seq;           /* last sequence number sent */
-	uint64_t sent;          /* events pushed */
-	uint64_t echoes;        /* of which tagged ECHO */
-	uint64_t dropped;       /* events lost to a full output queue */
-};
-
 /* A new hub for an export served by `be` (which must have watch_start).
  * 0 or -FSB_ENOMEM. */
 int ws_events_new(struct ws_backend *be, const char *export_name, struct ws_events **out);

@@ -9,6 +9,7 @@
 #ifndef WS_OPS_H
 #define WS_OPS_H
 
+#include "ws_events.h"
 #include "ws_session.h"
 
 static inline struct ws_backend *ws__be(const struct ws_req *r)

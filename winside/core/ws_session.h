@@ -1,6 +1,23 @@
 /*
- * ws_session.h - server internals shared by server.c, session.c,
- * dispatch.c and the op handlers. Not for platform code.
+ * ws_session.h - the core's objects (the server, its exports, a session,
+ * a request) and a session's output queue (session.c). Not for platform
+ * code.
+ *
+ * The core reads bottom up: a file calls only files on its own line or
+ * the lines before it, never one after it.
+ *   log.c, hash.c, check.c   log lines; the hash table and its keys; the
+ *                            checks of what a client sends (ws_check.h)
+ *   nodes.c, handles.c       a session's node and handle tables
+ *   session.c                a session's output queue and writer (here)
+ *   echo.c, events.c         the change hub (ws_events.h, ws_events_int.h)
+ *   dispatch.c, ops_*.c,     a request to its one reply (ws_dispatch.h;
+ *   owner.c                  ws_ops.h and ws_owner.h for the handlers)
+ *   pool.c                   the worker threads (ws_pool.h)
+ *   reader.c                 a session's reader and teardown (ws_reader.h)
+ *   server.c                 the server, the public API (ws_server.h)
+ * Headers include only headers of the lines before theirs: this one the
+ * tables', the backend's and the stream's, so the objects' layout is
+ * known to every file from session.c up.
  *
  * Locks:
  *   srv->lock      the session lists and `stopping`; held while shutting
@@ -30,10 +47,8 @@
 
 #include "fsb_proto.h"
 #include "ws_backend.h"
-#include "ws_events.h"
 #include "ws_handles.h"
 #include "ws_nodes.h"
-#include "ws_server.h"
 #include "ws_stream.h"
 
 /* Requests of one session dispatched but not yet answered; the reader
@@ -45,7 +60,25 @@
 #define WS_OUT_HIGH (8u << 20)
 #define WS_RBUF_SIZE (64u << 10)
 
+struct ws_events;
 struct ws_req;
+struct ws_session;
+
+/* A session's subscription state; lives in struct ws_session and is
+ * guarded by hub->lock once the session is subscribed. */
+struct ws_evsub {
+	struct ws_evsub *next;
+	struct ws_session *s;           /* set while subscribed */
+	struct ws_events *hub;          /* set at subscription, never cleared:
+	                                 * requests still running after the
+	                                 * session unsubscribed use it */
+	int linked;             /* on the hub's list: events flow */
+	int lost;               /* events were dropped: RESCAN "" owed */
+	uint64_t seq;           /* last sequence number sent */
+	uint64_t sent;          /* events pushed */
+	uint64_t echoes;        /* of which tagged ECHO */
+	uint64_t dropped;       /* events lost to a full output queue */
+};
 
 struct ws_pool {
 	pthread_mutex_t lock;
@@ -130,12 +163,7 @@ struct ws_req {
 	uint8_t frame[];
 };
 
-/* server.c */
-void ws__pool_push(struct ws_pool *p, struct ws_req *r);
-void ws__server_session_ended(struct ws_server *srv, struct ws_session *s);
-
 /* session.c */
-void *ws__session_reader(void *arg);
 void *ws__session_writer(void *arg);
 /* Queue encoded bytes for the writer. */
 void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len);
@@ -147,16 +175,5 @@ size_t ws__session_backlog(struct ws_session *s);
 /* A dispatched request is finished (its reply queued, or none). */
 void ws__session_req_done(struct ws_session *s);
 void ws__req_free(struct ws_req *r);
-
-/* dispatch.c */
-/* Run one request on a worker: handler, reply, log line, free. */
-void ws__dispatch(struct ws_req *r, struct fsb_wbuf *wb);
-/* Encode and queue `m` as the reply to `r` (status and id set by caller). */
-void ws__reply(struct ws_session *s, const struct fsb_msg *m, struct fsb_wbuf *wb);
-/* Send an error reply to request (op, id) with a detail sentence. */
-void ws__reply_error(struct ws_session *s, struct fsb_wbuf *wb, uint16_t op, uint64_t id,
-                     int status, const char *detail);
-/* FORGET, run inline on the reader. */
-void ws__forget(struct ws_session *s, const struct fsb_msg *m);
 
 #endif
