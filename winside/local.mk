@@ -50,6 +50,10 @@ libwinside_posix_a_SOURCES = \
 	winside/posix/ws_posix_owner.h \
 	winside/posix/owner.c \
 	winside/posix/stream.c \
+	winside/posix/watch_int.h \
+	winside/posix/watch_tree.c \
+	winside/posix/watch_batch.c \
+	winside/posix/watch_scan.c \
 	winside/posix/watch.c
 libwinside_posix_a_CPPFLAGS = $(WS_POSIX_CPPFLAGS)
 

@@ -1,0 +1,125 @@
+/*
+ * watch_int.h - what the files of the POSIX watcher share. The rest of
+ * the backend sees only ws__posix_watch_start/stop (ws_posix.h).
+ *
+ * Bottom up; each file calls only the files before it:
+ *   watch_tree.c   the tree of watched directories and the paths it names
+ *   watch_batch.c  the batch of changes handed to the core
+ *   watch_scan.c   adding watches (one directory, a whole subtree, the tree
+ *                  again after an overflow) and the names listings reported
+ *   watch.c        inotify events to changes; the thread; start and stop
+ * Everything here runs on the watcher's thread, or in start and stop
+ * while that thread does not run.
+ */
+#ifndef WS_POSIX_WATCH_INT_H
+#define WS_POSIX_WATCH_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ws_backend.h"
+#include "ws_hash.h"
+
+/*
+ * Every watched directory holds an O_PATH descriptor, opened without
+ * following links; the watch is added through /proc/self/fd, so it lands
+ * on exactly the inode that was opened, and attributes are read with
+ * fstatat relative to it, never along a path from the root.
+ */
+struct wdir {
+	struct ws_hlink by_wd;
+	struct ws_hlink by_name;        /* (parent, name); unhashed when detached */
+	struct ws_hlink by_ident;
+	struct wdir *prev;              /* every wdir of the watch */
+	struct wdir *next;
+	struct wdir *parent;            /* NULL for the root */
+	unsigned nchildren;
+	int named;                      /* in by_name */
+	int wd;
+	int fd;                         /* O_PATH */
+	struct ws_ident ident;
+	uint64_t epoch;                 /* last resync that found it */
+	size_t namelen;
+	char *name;                     /* "" for the root */
+};
+
+/* Offsets of a change's strings in the arena, which may move as it grows. */
+struct stroff {
+	size_t path;
+	size_t name;
+};
+
+struct ws_watch {
+	struct ws_backend *be;
+	ws_change_fn fn;
+	void *ctx;
+	int ifd;
+	int efd;
+	pthread_t thread;
+	int stop;                       /* set by watch_stop, atomically */
+
+	struct ws_htab by_wd;
+	struct ws_htab by_name;
+	struct ws_htab by_ident;
+	struct wdir *all;
+	struct wdir *root;
+	uint64_t epoch;
+	struct ws_htab seen;
+	uint32_t next_cookie;
+	int limit_warned;
+	unsigned overflows;
+
+	/* A MOVED_FROM waiting for its MOVED_TO. */
+	int have_from;
+	int from_wd;
+	uint32_t from_cookie;
+	uint8_t from_flags;
+	char from_name[NAME_MAX + 1];
+
+	/* The batch being built. */
+	struct ws_change *ch;
+	struct stroff *off;
+	size_t n;
+	size_t cap;
+	char *arena;
+	size_t alen;
+	size_t acap;
+	int lost;                       /* out of memory: send a RESCAN instead */
+
+	char *buf;
+};
+
+/* ---- watch_tree.c ---- */
+struct wdir *ws__watch_find_wd(struct ws_watch *w, int wd);
+struct wdir *ws__watch_find_ident(struct ws_watch *w, const struct ws_ident *id);
+struct wdir *ws__watch_find_child(struct ws_watch *w, const struct wdir *parent,
+                                  const char *name);
+void ws__watch_detach(struct ws_watch *w, struct wdir *d);
+int ws__watch_place(struct ws_watch *w, struct wdir *d, struct wdir *parent, const char *name);
+void ws__watch_wdir_free(struct ws_watch *w, struct wdir *d);
+void ws__watch_drop_subtree(struct ws_watch *w, struct wdir *top, int unwatch);
+/* The length of d's path from the export root, and the path written to
+ * end there. */
+size_t ws__watch_dir_path_len(const struct wdir *d);
+void ws__watch_dir_path_write(const struct wdir *d, char *end);
+
+/* ---- watch_batch.c ---- */
+void ws__watch_emit(struct ws_watch *w, uint8_t kind, uint8_t flags, uint32_t cookie,
+                    struct wdir *d, const char *name, int want_stat);
+/* Hand the batch to the core (a RESCAN instead if it was lost). */
+void ws__watch_batch_flush(struct ws_watch *w);
+
+/* ---- watch_scan.c ---- */
+int ws__watch_seen_take(struct ws_watch *w, int wd, const char *name);
+void ws__watch_seen_clear(struct ws_watch *w);
+void ws__watch_limit_reached(struct ws_watch *w, struct wdir *parent, const char *name,
+                             int emit_rescan);
+struct wdir *ws__watch_dir(struct ws_watch *w, struct wdir *parent, const char *name,
+                           int *known, int *err);
+void ws__watch_scan(struct ws_watch *w, struct wdir *top, int report);
+void ws__watch_new_dir(struct ws_watch *w, struct wdir *parent, const char *name);
+void ws__watch_overflow(struct ws_watch *w);
+
+#endif

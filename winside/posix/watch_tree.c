@@ -1,0 +1,211 @@
+/*
+ * watch_tree.c - the watcher's tree of watched directories: finding one
+ * by watch, by identity or by (parent, name), moving one to a new place,
+ * forgetting a subtree, and the path from the export root to each.
+ *
+ * inotify watches single directories, so every directory of the export
+ * gets a watch, and the watcher keeps a tree of them (struct wdir): each
+ * knows its parent and its own name, so a path is built by walking up and
+ * renaming a directory is one pointer update for its whole subtree.
+ *
+ * Calls nothing of the watcher's other files.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "fsb_proto.h"
+#include "watch_int.h"
+#include "ws_hash.h"
+
+struct wdir *ws__watch_find_wd(struct ws_watch *w, int wd)
+{
+	uint64_t h = ws_hash_u64((uint64_t)(unsigned)wd);
+	struct ws_hlink *l;
+	struct wdir *d;
+
+	for (l = ws_htab_first(&w->by_wd, h); l; l = ws_htab_next(l, h)) {
+		d = WS_CONTAINER_OF(l, struct wdir, by_wd);
+		if (d->wd == wd)
+			return d;
+	}
+	return NULL;
+}
+
+struct wdir *ws__watch_find_ident(struct ws_watch *w, const struct ws_ident *id)
+{
+	uint64_t h = ws__hash_ident(id);
+	struct ws_hlink *l;
+	struct wdir *d;
+
+	for (l = ws_htab_first(&w->by_ident, h); l; l = ws_htab_next(l, h)) {
+		d = WS_CONTAINER_OF(l, struct wdir, by_ident);
+		if (ws__ident_eq(&d->ident, id))
+			return d;
+	}
+	return NULL;
+}
+
+static uint64_t name_key(const struct wdir *parent, const char *name, size_t len)
+{
+	return ws__hash_bytes((uint64_t)(uintptr_t)parent, name, len);
+}
+
+struct wdir *ws__watch_find_child(struct ws_watch *w, const struct wdir *parent, const char *name)
+{
+	size_t len = strlen(name);
+	uint64_t h = name_key(parent, name, len);
+	struct ws_hlink *l;
+	struct wdir *d;
+
+	for (l = ws_htab_first(&w->by_name, h); l; l = ws_htab_next(l, h)) {
+		d = WS_CONTAINER_OF(l, struct wdir, by_name);
+		if (d->parent == parent && d->namelen == len && !memcmp(d->name, name, len))
+			return d;
+	}
+	return NULL;
+}
+
+void ws__watch_detach(struct ws_watch *w, struct wdir *d)
+{
+	if (!d->named)
+		return;
+	ws_htab_remove(&w->by_name, &d->by_name);
+	d->named = 0;
+}
+
+/* Give d the place (parent, name); whatever held that place before is
+ * detached (it was removed or moved away, and its IN_IGNORED or MOVED
+ * event is still to come). 0 or -FSB_ENOMEM. */
+int ws__watch_place(struct ws_watch *w, struct wdir *d, struct wdir *parent, const char *name)
+{
+	size_t len = strlen(name);
+	struct wdir *old;
+	char *copy;
+
+	if (d->named && d->parent == parent && d->namelen == len && !memcmp(d->name, name, len))
+		return 0;
+	copy = malloc(len + 1);
+	if (!copy)
+		return -FSB_ENOMEM;
+	memcpy(copy, name, len + 1);
+	old = ws__watch_find_child(w, parent, name);
+	if (old && old != d)
+		ws__watch_detach(w, old);
+	ws__watch_detach(w, d);
+	if (d->parent)
+		d->parent->nchildren--;
+	free(d->name);
+	d->name = copy;
+	d->namelen = len;
+	d->parent = parent;
+	if (parent) {
+		parent->nchildren++;
+		ws_htab_insert(&w->by_name, &d->by_name, name_key(parent, name, len));
+		d->named = 1;
+	}
+	return 0;
+}
+
+void ws__watch_wdir_free(struct ws_watch *w, struct wdir *d)
+{
+	ws__watch_detach(w, d);
+	ws_htab_remove(&w->by_wd, &d->by_wd);
+	ws_htab_remove(&w->by_ident, &d->by_ident);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		w->all = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	if (d->parent)
+		d->parent->nchildren--;
+	if (d == w->root)
+		w->root = NULL;
+	close(d->fd);
+	free(d->name);
+	free(d);
+}
+
+static int below(const struct wdir *d, const struct wdir *top)
+{
+	for (; d; d = d->parent)
+		if (d == top)
+			return 1;
+	return 0;
+}
+
+/*
+ * Forget `top` and every directory below it. With `unwatch`, their
+ * watches are removed too (a subtree moved out of the export); the
+ * kernel's IN_IGNORED for them then finds nothing. Rare, so a walk over
+ * every directory is fine.
+ */
+void ws__watch_drop_subtree(struct ws_watch *w, struct wdir *top, int unwatch)
+{
+	struct wdir *d, *next, **victims;
+	size_t n = 0, cap = 16, i;
+
+	if (!top->nchildren) {
+		if (unwatch)
+			inotify_rm_watch(w->ifd, top->wd);
+		ws__watch_wdir_free(w, top);
+		return;
+	}
+	victims = malloc(cap * sizeof(*victims));
+	for (d = w->all; d && victims; d = next) {
+		next = d->next;
+		if (!below(d, top))
+			continue;
+		if (n == cap) {
+			struct wdir **v = realloc(victims, 2 * cap * sizeof(*v));
+
+			if (!v) {
+				free(victims);
+				victims = NULL;
+				break;
+			}
+			victims = v;
+			cap *= 2;
+		}
+		victims[n++] = d;
+	}
+	if (!victims) {
+		/* Cannot list them: at least make the subtree unreachable. */
+		ws__watch_detach(w, top);
+		return;
+	}
+	/* Cut the links inside the subtree, so no victim is freed while
+	 * another still points at it; top stays linked to its parent. */
+	for (i = 0; i < n; i++) {
+		if (unwatch)
+			inotify_rm_watch(w->ifd, victims[i]->wd);
+		if (victims[i] != top) {
+			ws__watch_detach(w, victims[i]);
+			victims[i]->parent = NULL;
+		}
+	}
+	for (i = 0; i < n; i++)
+		ws__watch_wdir_free(w, victims[i]);
+	free(victims);
+}
+
+size_t ws__watch_dir_path_len(const struct wdir *d)
+{
+	size_t n = 0;
+
+	for (; d && d->parent; d = d->parent)
+		n += d->namelen + (d->parent->parent ? 1 : 0);
+	return n;
+}
+
+void ws__watch_dir_path_write(const struct wdir *d, char *end)
+{
+	for (; d && d->parent; d = d->parent) {
+		end -= d->namelen;
+		memcpy(end, d->name, d->namelen);
+		if (d->parent->parent)
+			*--end = '/';
+	}
+}
