@@ -11,7 +11,8 @@ fsbridge_fsbridge_SOURCES = \
 	fsbridge/fuse_ops.c fsbridge/fuse_ops.h \
 	fsbridge/nodes.c fsbridge/nodes.h \
 	fsbridge/dents.c fsbridge/dents.h \
-	fsbridge/events.c fsbridge/events.h \
+	fsbridge/events.c fsbridge/events.h fsbridge/events_int.h \
+	fsbridge/replay.c fsbridge/rescan.c \
 	fsbridge/localserver.c fsbridge/localserver.h \
 	fsbridge/log.c fsbridge/log.h
 fsbridge_fsbridge_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol/net \
