@@ -484,8 +484,16 @@ static int replay_lookup(fuse_req_t req, struct fb_fs *fs, uint64_t parent, cons
 
 	fb_replay_view_get(&fs->events, &v);
 	if (view_names2(&v, parent, name)) {
-		/* A rename target: replaced if the kernel knows a file there. */
+		/* A rename target: replaced if the kernel knows a file there.
+		 * Unless what it knows there is the very file being moved: a
+		 * listing or lookup by someone else, answered from the
+		 * server's newer state, got there before the replay. Renaming
+		 * a file onto itself does nothing and raises nothing, so the
+		 * target is new as far as this rename goes: watchers get their
+		 * MOVED_FROM and MOVED_TO. */
 		known = fb_dents_get(&fs->dents, parent, name, strlen(name));
+		if (known && known == fb_dents_get(&fs->dents, v.parent, v.name, strlen(v.name)))
+			known = 0;
 		if (!known) {
 			fuse_reply_err(req, ENOENT);
 			return 1;

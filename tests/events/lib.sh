@@ -16,6 +16,11 @@
 . "$EVENTS_LIB_DIR/../posix/lib.sh"
 
 TARGET=${EVENTS_TARGET:-fsbridge}
+# The real watcher clients, installed once with npm and shared by the tests
+# that run them (clients.sh here, tests/docker inside containers).
+NODE_DIR=$top_builddir/tests/events/node-clients
+PINS='"chokidar": "3.6.0", "webpack": "5.97.1", "webpack-cli": "5.1.4"'
+WAIT=${EVENTS_CLIENT_WAIT:-5}
 EVREC=$top_builddir/tests/events/evrec
 MOUNT_OPTS=${EVENTS_MOUNT_OPTS:-}
 watchers=       # recorders and clients we started, all ours to kill
@@ -48,11 +53,7 @@ stop_watchers() {
 	# shellcheck disable=SC2086
 	kill -TERM $watchers 2>/dev/null
 	for p in $watchers; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
+		wait_gone "$p" 50
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
@@ -170,4 +171,54 @@ wait_quiet() {
 # now_ms: a monotonic-enough wall clock in milliseconds.
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
+}
+
+# client_start NAME READY SECS CMD...: CMD in the background, its output
+# in $tmp/NAME.out; returns once it printed a line matching READY, within
+# SECS seconds.
+client_start() {
+	name=$1
+	pattern=$2
+	secs=$3
+	shift 3
+	"$@" >"$tmp/$name.out" 2>&1 &
+	client_pid=$!
+	watchers="$watchers $client_pid"
+	if ! wait_line "$tmp/$name.out" "$pattern" "$secs" "$client_pid"; then
+		fail "$name did not start; its output:"
+		tail -n 20 "$tmp/$name.out" | sed 's/^/    /'
+		return 1
+	fi
+}
+
+# expect NAME WHAT PATTERN [SECS]: NAME's output gets a line matching
+# PATTERN within SECS (default $WAIT) seconds of now; says how long it took.
+expect() {
+	secs=${4:-$WAIT}
+	t0=$(now_ms)
+	if wait_line "$tmp/$1.out" "$3" "$secs"; then
+		ok "$1: $2 ($(($(now_ms) - t0)) ms)"
+	else
+		fail "$1: $2: no line matching '$3' within ${secs}s; it printed:"
+		tail -n 10 "$tmp/$1.out" | sed 's/^/    /'
+	fi
+}
+
+# node_clients: the pinned packages in $NODE_DIR, installed if missing.
+node_clients() {
+	[ -f "$NODE_DIR/installed" ] && [ "$(cat "$NODE_DIR/installed")" = "$PINS" ] && return 0
+	command -v npm >/dev/null 2>&1 || return 1
+	rm -rf "$NODE_DIR"
+	mkdir -p "$NODE_DIR" || return 1
+	printf '{ "name": "fsbridge-event-clients", "private": true,\n  "dependencies": { %s } }\n' \
+		"$PINS" >"$NODE_DIR/package.json"
+	echo "   installing $PINS into $NODE_DIR"
+	guarded 300 sh -c 'cd "$1" && npm_config_cache="$1/.npm-cache" \
+		npm_config_update_notifier=false \
+		npm install --no-audit --no-fund --loglevel=error' sh "$NODE_DIR" \
+		>"$tmp/npm.out" 2>&1 || {
+		tail -n 5 "$tmp/npm.out" | sed 's/^/    /'
+		return 1
+	}
+	echo "$PINS" >"$NODE_DIR/installed"
 }

@@ -82,6 +82,18 @@ unmount_hard() {
 	! is_mounted "$1"
 }
 
+# wait_gone PID TENTHS: until PID has exited, for at most TENTHS tenths of
+# a second; 0 once it is gone.
+wait_gone() {
+	i=0
+	while kill -0 "$1" 2>/dev/null; do
+		[ $i -ge "$2" ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 0
+}
+
 # Our own processes only: every daemon we started, and anything still
 # running with our temp paths on its command line (a private winside).
 our_pids() {

@@ -139,7 +139,7 @@ static void live_del(pid_t pid)
 
 static void rm_rf(const char *path)
 {
-	char cmd[200];
+	char cmd[PATH_MAX + 16];
 
 	if (!path[0])
 		return;
@@ -469,6 +469,7 @@ static int do_open(struct sess *s, uint64_t node, uint32_t flags, uint64_t *fh, 
 	struct fsb_msg m = { .op = FSB_OP_OPEN };
 	int rc;
 
+	*fh = 0;
 	m.u.open.node = node;
 	m.u.open.flags = flags;
 	rc = sess_call(s, &m);
