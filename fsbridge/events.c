@@ -199,8 +199,8 @@ int fb_events_stats_path(char *buf, size_t size, unsigned long long dev)
 static void stats_write(struct fb_events *ev)
 {
 	char tmp[4200];
+	size_t i, pending;
 	FILE *f;
-	size_t i;
 
 	if (!ev->stats_path)
 		return;
@@ -223,6 +223,11 @@ static void stats_write(struct fb_events *ev)
 	        (unsigned long long)atomic_load(&ev->failed),
 	        (unsigned long long)atomic_load(&ev->rescans),
 	        (unsigned long long)atomic_load(&ev->gaps));
+	/* Received and not handled yet, as of this writing (after a batch). */
+	pthread_mutex_lock(&ev->lock);
+	pending = ev->queued;
+	pthread_mutex_unlock(&ev->lock);
+	fprintf(f, "pending %zu\n", pending);
 	if (fclose(f) == 0 && rename(tmp, ev->stats_path) == 0)
 		return;
 	unlink(tmp);

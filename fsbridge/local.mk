@@ -14,6 +14,9 @@ fsbridge_fsbridge_SOURCES = \
 	fsbridge/events.c fsbridge/events.h fsbridge/events_int.h \
 	fsbridge/replay.c fsbridge/rescan.c \
 	fsbridge/localserver.c fsbridge/localserver.h \
+	fsbridge/volume.c fsbridge/volume.h \
+	fsbridge/http.c fsbridge/http.h \
+	fsbridge/json.c fsbridge/json.h \
 	fsbridge/log.c fsbridge/log.h
 fsbridge_fsbridge_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol/net \
 	-DFUSE_USE_VERSION=35

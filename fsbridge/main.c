@@ -4,6 +4,7 @@
  *   fsbridge mount [options] EXPORT MOUNTPOINT
  *   fsbridge mount --local DIR MOUNTPOINT
  *   fsbridge umount [--lazy] MOUNTPOINT
+ *   fsbridge volume-plugin [options]                   (Docker volume driver)
  *   mount.fuse.fsbridge EXPORT MOUNTPOINT [-o opts]   (mount(8) helper)
  *
  * The helper is this binary under another name (argv[0]). The same form
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "mount.h"
 #include "options.h"
+#include "volume.h"
 
 static const char usage_main[] =
 	"usage: fsbridge <command> [options]\n"
@@ -33,6 +35,7 @@ static const char usage_main[] =
 	"           or a local directory:   fsbridge mount --local DIR MOUNTPOINT\n"
 	"  umount   unmount:                fsbridge umount MOUNTPOINT\n"
 	"  stats    change-event counters:  fsbridge stats MOUNTPOINT\n"
+	"  volume-plugin  the Docker volume driver:  fsbridge volume-plugin\n"
 	"\n"
 	"  fsbridge <command> --help   explains a command\n"
 	"  fsbridge --version\n";
@@ -111,6 +114,81 @@ static const char usage_helper[] =
 	"\n"
 	"  # /etc/fstab\n"
 	"  C:\\src  /mnt/src  fuse.fsbridge  server=vsock:2:5000,allow_other,_netdev  0  0\n";
+
+static const char usage_volume[] =
+	"usage: fsbridge volume-plugin [options]\n"
+	"\n"
+	"Serve Docker's volume plugin protocol, so that containers can use exports\n"
+	"as named volumes:\n"
+	"  docker volume create -d fsbridge -o export='C:\\src' -o server=vsock:2:5000 src\n"
+	"  docker run -v src:/app ...\n"
+	"Volume options: export= (required), server=, token_file=, cache=, events=,\n"
+	"o= (mount options, as fsbridge mount -o). The first container that mounts a\n"
+	"volume mounts its export under the mount root; the last one to unmount it\n"
+	"unmounts it. Volumes and their users are kept in the state directory, so a\n"
+	"restarted plugin takes its mounts back. Runs in the foreground, as root;\n"
+	"SIGINT or SIGTERM stops it and leaves the mounts up.\n"
+	"\n"
+	"options:\n"
+	"  --socket PATH      where Docker finds it (default\n"
+	"                     /run/docker/plugins/fsbridge.sock: driver name fsbridge)\n"
+	"  --state-dir DIR    volumes (default /var/lib/fsbridge/volumes)\n"
+	"  --mount-root DIR   mounts (default /var/lib/fsbridge/mounts)\n"
+	"  --server ADDR      server for volumes that name none (default:\n"
+	"                     $FSBRIDGE_SERVER)\n"
+	"  --token-file FILE  token for volumes that name none\n"
+	"  -d, --debug        log every call\n"
+	"  -h, --help         this text\n";
+
+static int cmd_volume(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "mount-root", required_argument, NULL, 'm' },
+		{ "server", required_argument, NULL, 'a' },
+		{ "token-file", required_argument, NULL, 't' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fb_volume_opts o = {
+		.socket = "/run/docker/plugins/fsbridge.sock",
+		.state_dir = "/var/lib/fsbridge/volumes",
+		.mount_root = "/var/lib/fsbridge/mounts",
+		.server = getenv("FSBRIDGE_SERVER"),
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "dh", longs, NULL)) != -1) {
+		switch (c) {
+		case 's': o.socket = optarg; break;
+		case 'S': o.state_dir = optarg; break;
+		case 'm': o.mount_root = optarg; break;
+		case 'a': o.server = optarg; break;
+		case 't': o.token_file = optarg; break;
+		case 'd': fb_log_set_debug(1); break;
+		case 'h':
+			fputs(usage_volume, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "\n%s", usage_volume);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "fsbridge: volume-plugin takes no arguments\n\n%s", usage_volume);
+		return 2;
+	}
+	if (o.server && !*o.server)
+		o.server = NULL;
+	if (o.state_dir[0] != '/' || o.mount_root[0] != '/' || o.socket[0] != '/') {
+		fb_err("--socket, --state-dir and --mount-root must be absolute paths");
+		return 2;
+	}
+	return fb_volume_run(&o);
+}
 
 static void print_version(void)
 {
@@ -388,6 +466,8 @@ int main(int argc, char **argv)
 		return cmd_umount(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))
 		return cmd_stats(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "volume-plugin"))
+		return cmd_volume(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		fputs(usage_main, stdout);
 		return 0;

@@ -358,6 +358,14 @@ static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_re
 		       strerror(errno));
 		return REPLAY_FAIL;
 	}
+	/* A file that no longer exists was moved onto the new name (an
+	 * editor's or git's temp file, replaced since): the watchers have
+	 * their MOVED_TO, and the name must not lead readers to the ghost
+	 * until the later events are replayed. The next lookup asks the
+	 * server, which knows what the name holds now. */
+	if (to && child && fb_is_ghost(child))
+		fuse_lowlevel_notify_inval_entry(ev->se, parent2, to->path + off2,
+		                                 to->pathlen - off2);
 	return REPLAY_DONE;
 }
 

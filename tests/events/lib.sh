@@ -222,3 +222,22 @@ node_clients() {
 	}
 	echo "$PINS" >"$NODE_DIR/installed"
 }
+
+# events_settled MNT [SECS]: until the daemon of MNT has handled every
+# change event it received and none came for half a second (at most SECS,
+# default 10): a barrier for checks that read right after a burst of
+# changes behind the mount, while its replay may still be catching up.
+events_settled() {
+	last=
+	i=0
+	while [ $i -lt $((${2:-10} * 10)) ]; do
+		now=$("$FSB" stats "$1" 2>/dev/null)
+		case $now in
+		*"pending 0"*) [ "$now" = "$last" ] && [ $((i % 5)) = 4 ] && return 0 ;;
+		esac
+		[ $((i % 5)) = 4 ] && last=$now
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
