@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "fsb_proto.h"
 #include "log.h"
 #include "mount.h"
@@ -85,6 +86,10 @@ static const char usage_mount[] =
 	"Logs go to stderr, or to syslog once in the background. SIGINT or SIGTERM\n"
 	"unmounts cleanly.\n"
 	"\n"
+	"What the command line leaves unset comes from /etc/fsbridge.conf\n"
+	"($FSBRIDGE_CONFIG names another file): [server] address and token_file,\n"
+	"[mount] cache, events and options (see fsbridge.conf(5)).\n"
+	"\n"
 	"mount(8) and /etc/fstab use the helper mount.fuse.fsbridge (installed in\n"
 	"sbin), with the same options given as -o:\n"
 	"  mount -t fuse.fsbridge 'C:\\src' /mnt/src -o server=vsock:2:5000,allow_other\n"
@@ -135,8 +140,10 @@ static const char usage_volume[] =
 	"  --state-dir DIR    volumes (default /var/lib/fsbridge/volumes)\n"
 	"  --mount-root DIR   mounts (default /var/lib/fsbridge/mounts)\n"
 	"  --server ADDR      server for volumes that name none (default:\n"
-	"                     $FSBRIDGE_SERVER)\n"
-	"  --token-file FILE  token for volumes that name none\n"
+	"                     $FSBRIDGE_SERVER, else [server] address in\n"
+	"                     /etc/fsbridge.conf)\n"
+	"  --token-file FILE  token for volumes that name none (default: [server]\n"
+	"                     token_file in /etc/fsbridge.conf)\n"
 	"  -d, --debug        log every call\n"
 	"  -h, --help         this text\n";
 
@@ -158,7 +165,9 @@ static int cmd_volume(int argc, char **argv)
 		.mount_root = "/var/lib/fsbridge/mounts",
 		.server = getenv("FSBRIDGE_SERVER"),
 	};
-	int c;
+	struct fb_config cfg;
+	char err[512];
+	int c, rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "dh", longs, NULL)) != -1) {
@@ -183,11 +192,21 @@ static int cmd_volume(int argc, char **argv)
 	}
 	if (o.server && !*o.server)
 		o.server = NULL;
+	if (fb_config_load(&cfg, err, sizeof(err)) < 0) {
+		fb_err("%s", err);
+		return 2;
+	}
+	if (!o.server)
+		o.server = cfg.server;
+	if (!o.token_file)
+		o.token_file = cfg.token_file;
 	if (o.state_dir[0] != '/' || o.mount_root[0] != '/' || o.socket[0] != '/') {
 		fb_err("--socket, --state-dir and --mount-root must be absolute paths");
 		return 2;
 	}
-	return fb_volume_run(&o);
+	rc = fb_volume_run(&o);
+	fb_config_release(&cfg);
+	return rc;
 }
 
 static void print_version(void)
@@ -223,6 +242,24 @@ static int apply_o(struct fb_mount_opts *o, const char *list)
 	return 0;
 }
 
+/* What the command line left unset, from /etc/fsbridge.conf. */
+static int with_config(struct fb_mount_opts *o)
+{
+	struct fb_config cfg;
+	char err[512];
+	int rc;
+
+	if (fb_config_load(&cfg, err, sizeof(err)) < 0) {
+		fb_err("%s", err);
+		return 2;
+	}
+	rc = fb_mount_opts_apply_config(o, &cfg, &cfg.mount, err, sizeof(err));
+	if (rc < 0)
+		fb_err("%s", rc == -ENOMEM ? "out of memory" : err);
+	fb_config_release(&cfg);
+	return rc < 0 ? 2 : 0;
+}
+
 static int cmd_mount(int argc, char **argv)
 {
 	enum { OPT_SERVER = 256, OPT_TOKEN, OPT_CACHE, OPT_EVENTS, OPT_LOCAL, OPT_VERSION };
@@ -253,6 +290,7 @@ static int cmd_mount(int argc, char **argv)
 			rc = fb_strset(&o.token_file, optarg) < 0 ? 1 : 0;
 			break;
 		case OPT_CACHE:
+			o.cache_set = 1;
 			if (fb_cache_mode_parse(optarg, &o.cache) < 0) {
 				fb_err("unknown cache mode '%s' (use coherent, strict or none)",
 				       optarg);
@@ -262,6 +300,7 @@ static int cmd_mount(int argc, char **argv)
 		case OPT_EVENTS: {
 			char err[128];
 
+			o.events_set = 1;
 			if (fb_events_mode_check(optarg, &o.events, err, sizeof(err)) < 0) {
 				fb_err("%s", err);
 				rc = 2;
@@ -300,6 +339,8 @@ static int cmd_mount(int argc, char **argv)
 		}
 	}
 	rc = set_positional(&o, argc, argv, optind, usage_mount);
+	if (rc == 0)
+		rc = with_config(&o);
 	if (rc == 0) {
 		fb_log_set_debug(o.debug);
 		rc = fb_mount_run(&o);
@@ -439,6 +480,8 @@ static int cmd_helper(int argc, char **argv)
 		if (fb_strset(&o.export_path, pos[0]) < 0 || fb_strset(&o.mountpoint, pos[1]) < 0)
 			rc = 1;
 	}
+	if (rc == 0)
+		rc = with_config(&o);
 	if (rc == 0) {
 		fb_log_set_debug(o.debug);
 		rc = fb_mount_run(&o);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "options.h"
 
 int fb_cache_mode_parse(const char *s, enum fb_cache_mode *out)
@@ -166,8 +167,11 @@ static int parse_one(struct fb_mount_opts *o, const char *opt, size_t len, char 
 			return fb_strset(&o->server, val);
 		if (opt[0] == 't')
 			return fb_strset(&o->token_file, val);
-		if (opt[0] == 'e')
+		if (opt[0] == 'e') {
+			o->events_set = 1;
 			return fb_events_mode_check(val, &o->events, err, errlen);
+		}
+		o->cache_set = 1;
 		if (fb_cache_mode_parse(val, &o->cache) < 0) {
 			snprintf(err, errlen,
 			         "unknown cache mode '%s' (use coherent, strict or none)", val);
@@ -218,4 +222,39 @@ int fb_mount_opts_parse_o(struct fb_mount_opts *o, const char *list, char *err,
 			p++;
 	}
 	return 0;
+}
+
+int fb_mount_opts_apply_config(struct fb_mount_opts *o, const struct fb_config *c,
+                               const struct fb_config_mount *m, char *err, size_t errlen)
+{
+	char *given;
+	int rc = 0, allow;
+
+	if (!o->server && !getenv("FSBRIDGE_SERVER") && c->server && !o->local &&
+	    fb_strset(&o->server, c->server) < 0)
+		return -ENOMEM;
+	if (!o->token_file && c->token_file && fb_strset(&o->token_file, c->token_file) < 0)
+		return -ENOMEM;
+	if (!m)
+		return 0;
+	if (!o->cache_set && m->cache && fb_cache_mode_parse(m->cache, &o->cache) < 0) {
+		snprintf(err, errlen, "%s: unknown cache mode '%s'", c->path, m->cache);
+		return -EINVAL;
+	}
+	if (!o->events_set && m->events &&
+	    fb_events_mode_check(m->events, &o->events, err, errlen) < 0)
+		return -EINVAL;
+	if (!m->options)
+		return 0;
+	/* The file's options first: the command line's come after and win. */
+	given = o->fuse_opts;
+	o->fuse_opts = NULL;
+	allow = o->allow_other;
+	rc = fb_mount_opts_parse_o(o, m->options, err, errlen);
+	if (allow)
+		o->allow_other = allow;
+	if (!rc && given)
+		rc = append_fuse_opt(o, given, strlen(given));
+	free(given);
+	return rc;
 }

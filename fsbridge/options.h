@@ -46,6 +46,8 @@ struct fb_mount_opts {
 	 * (allow_other), -1 refused (noallow_other), 0 the default: yes when
 	 * root mounts, no otherwise (fb_mount_allow_other). */
 	int allow_other;
+	int cache_set;              /* cache / events given, not defaults */
+	int events_set;
 	char *fuse_opts;            /* comma list handed to libfuse, or NULL */
 };
 
@@ -64,5 +66,13 @@ int fb_events_mode_check(const char *s, enum fb_events_mode *out, char *err, siz
 
 /* Replace *slot with a copy of s. Returns 0 or -ENOMEM. */
 int fb_strset(char **slot, const char *s);
+
+struct fb_config;
+struct fb_config_mount;
+/* Fill what the command line left unset from the configuration file:
+ * server and token from [server], and cache, events and options from `m`
+ * ([mount], or an export's section; NULL: none). 0 or -errno with err. */
+int fb_mount_opts_apply_config(struct fb_mount_opts *o, const struct fb_config *c,
+                               const struct fb_config_mount *m, char *err, size_t errlen);
 
 #endif
