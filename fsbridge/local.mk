@@ -34,3 +34,20 @@ fsbridge-uninstall-mount-helper:
 	rm -f $(DESTDIR)$(sbindir)/mount.fuse.fsbridge
 .PHONY: fsbridge-install-mount-helper fsbridge-uninstall-mount-helper
 endif
+
+# Manual pages, and the systemd units (bindir filled in) under
+# $(systemdunitdir), /usr/lib/systemd/system for a /usr prefix.
+if !HOST_MINGW
+dist_man_MANS = fsbridge/man/fsbridge.8 fsbridge/man/mount.fuse.fsbridge.8 \
+	fsbridge/man/fsbridge.conf.5 winside/man/winside.8
+systemdunitdir = $(prefix)/lib/systemd/system
+nodist_systemdunit_DATA = fsbridge/systemd/fsbridge-automount.service \
+	fsbridge/systemd/fsbridge-volume-plugin.service
+dist_systemdunit_DATA = fsbridge/systemd/fsbridge-volume-plugin.socket
+EXTRA_DIST += fsbridge/systemd/fsbridge-automount.service.in \
+	fsbridge/systemd/fsbridge-volume-plugin.service.in
+CLEANFILES += $(nodist_systemdunit_DATA)
+fsbridge/systemd/%.service: $(top_srcdir)/fsbridge/systemd/%.service.in
+	@$(MKDIR_P) fsbridge/systemd
+	$(AM_V_GEN)sed 's|[@]bindir[@]|$(bindir)|g' $< >$@
+endif

@@ -699,11 +699,34 @@ static void adopt(struct plugin *pl)
 	        pl->o->state_dir, up);
 }
 
+/* systemd's socket activation (fsbridge-volume-plugin.socket): the
+ * listening socket is descriptor 3, and Docker's first call is waiting. */
+static int handed_over;
+
+static int activated(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+
+	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid() || strtol(fds, NULL, 10) < 1)
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	handed_over = 1;
+	return 3;
+}
+
 static int listen_on(const char *path)
 {
 	struct sockaddr_un sa;
 	char dir[PATH_MAX], *slash;
-	int fd;
+	int fd = activated();
+
+	if (fd >= 0) {
+		fb_info("listening on the socket systemd handed over");
+		return fd;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
@@ -838,7 +861,9 @@ int fb_volume_run(const struct fb_volume_opts *o)
 	}
 	pthread_attr_destroy(&attr);
 	close(lfd);
-	unlink(o->socket);
+	/* systemd owns a socket it handed over, and keeps listening. */
+	if (!handed_over)
+		unlink(o->socket);
 	/* Calls in progress finish under the lock; the state is on disk. */
 	pthread_mutex_lock(&pl.lock);
 	while (pl.vols) {
