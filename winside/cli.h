@@ -13,4 +13,17 @@
  */
 int ws_cli_command(int argc, char **argv, const char *usage, const char *backend);
 
+#define WS_EXPORT_NAME_MAX 64
+
+/*
+ * One --export argument, "DIR" or "NAME=DIR", split: *dir points into arg,
+ * name is the given NAME or one made from DIR's last component ("C:\" is
+ * "c", "C:\Users\me\src" is "src", "/" is "root"), unique among the
+ * `nprev` names already taken (a "-2", "-3" suffix). A name is what
+ * `fsbridge automount` mounts the export as: letters, digits, '.', '_'
+ * and '-', not starting with '.'. Returns 0, or -1 after saying why.
+ */
+int ws_cli_export_arg(const char *arg, char name[WS_EXPORT_NAME_MAX], const char **dir,
+                      char (*prev)[WS_EXPORT_NAME_MAX], size_t nprev);
+
 #endif

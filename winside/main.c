@@ -107,6 +107,7 @@ struct listener {
 
 struct serve_opts {
 	const char **exports;
+	char (*names)[WS_EXPORT_NAME_MAX];  /* each export's name, for automount */
 	size_t nexports;
 	const char **listens;
 	size_t nlistens;
@@ -162,10 +163,19 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":e:l:rt:w:m:vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'e':
-			if (push(&o->exports, &o->nexports, optarg))
+		case 'e': {
+			char (*names)[WS_EXPORT_NAME_MAX] =
+				realloc(o->names, (o->nexports + 1) * sizeof(*names));
+			const char *dir;
+
+			if (!names)
+				return 2;
+			o->names = names;
+			if (ws_cli_export_arg(optarg, names[o->nexports], &dir, names, o->nexports) ||
+			    push(&o->exports, &o->nexports, dir))
 				return 2;
 			break;
+		}
 		case 'l':
 			if (push(&o->listens, &o->nlistens, optarg))
 				return 2;
@@ -412,6 +422,7 @@ static int serve(struct serve_opts *o)
 		canon[i] = realpath(o->exports[i], NULL);
 		exports[i].path = o->exports[i];
 		exports[i].canonical = canon[i];
+		exports[i].name = o->names[i];
 	}
 
 	if (o->token_file) {

@@ -107,6 +107,8 @@ static struct ws_srv_export *find_export(struct ws_server *srv, struct fsb_str w
 		if (e->canonical && strlen(e->canonical) == want.len &&
 		    !memcmp(e->canonical, want.ptr, want.len))
 			return e;
+		if (e->name && strlen(e->name) == want.len && !memcmp(e->name, want.ptr, want.len))
+			return e;
 	}
 	return NULL;
 }

@@ -25,6 +25,7 @@ static void destroy_exports(struct ws_srv_export *ex, size_t n)
 		ws_events_free(ex[i].events);
 		if (ex[i].be)
 			ex[i].be->ops->destroy(ex[i].be);
+		free(ex[i].name);
 		free(ex[i].path);
 		free(ex[i].canonical);
 	}
@@ -78,6 +79,11 @@ int ws_server_new(const struct ws_server_opts *o, struct ws_server **out, char *
 		if (o->exports[i].canonical) {
 			srv->exports[i].canonical = dupstr(o->exports[i].canonical);
 			if (!srv->exports[i].canonical)
+				goto out_exports;
+		}
+		if (o->exports[i].name) {
+			srv->exports[i].name = dupstr(o->exports[i].name);
+			if (!srv->exports[i].name)
 				goto out_exports;
 		}
 		if (srv->exports[i].be->ops->watch_start &&

@@ -26,6 +26,7 @@
 #define WS_DEFAULT_WORKERS 4u
 
 struct ws_export {
+	const char *name;           /* what EXPORTS calls it ("c", "src"), or NULL */
 	const char *path;           /* as given on the command line */
 	const char *canonical;      /* its canonical form (realpath), or NULL */
 	struct ws_backend *be;

@@ -91,6 +91,7 @@ struct ws_pool {
 };
 
 struct ws_srv_export {
+	char *name;                     /* may be NULL */
 	char *path;
 	char *canonical;
 	struct ws_backend *be;

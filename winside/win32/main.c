@@ -79,6 +79,7 @@ static const char usage_serve[] =
 
 struct options {
 	const char *exports[64];
+	char names[64][WS_EXPORT_NAME_MAX];     /* each export's name, for automount */
 	size_t nexports;
 	const char *listens[MAX_LISTENERS];
 	size_t nlistens;
@@ -156,9 +157,15 @@ static int parse(int argc, char **argv, struct options *o)
 	o->attrs.metadata = 1;
 	while (!bad && (c = getopt_long(argc, argv, ":e:l:t:w:m:u:g:k:nrvh", longs, NULL)) != -1) {
 		switch (c) {
-		case 'e':
-			bad = add(o->exports, &o->nexports, 64, "exports", optarg);
+		case 'e': {
+			const char *dir;
+
+			bad = o->nexports == 64 ? add(o->exports, &o->nexports, 64, "exports", optarg)
+			      : ws_cli_export_arg(optarg, o->names[o->nexports], &dir, o->names,
+			                          o->nexports) ||
+			        add(o->exports, &o->nexports, 64, "exports", dir);
 			break;
+		}
 		case 'l':
 			bad = add(o->listens, &o->nlistens, MAX_LISTENERS, "listeners", optarg);
 			break;
@@ -273,6 +280,7 @@ static int serve(struct options *o)
 		canon[i] = full_path(o->exports[i]);
 		ex[i].path = o->exports[i];
 		ex[i].canonical = canon[i];
+		ex[i].name = o->names[i];
 	}
 	if (o->token_file) {
 		snprintf(tokpath, sizeof(tokpath), "%s", o->token_file);
