@@ -12,7 +12,7 @@
  *     (containers included) and updates its caches as it would for a local
  *     change. The daemon recognises the replay thread's requests by its
  *     thread id and answers them from the *replay view* - the event record
- *     - without touching the server (fb_replay_*() in fuse_ops.c);
+ *     - without touching the server (replay_view.c);
  *   - otherwise (invalidate mode, or a replay that could not run) tells the
  *     kernel exactly what to forget with fuse_lowlevel_notify_*.
  * Events under directories the kernel has not cached are skipped: no
@@ -154,7 +154,7 @@ void fb_events_log_summary(struct fb_events *ev);
  * counters; `fsbridge stats MNT` reads it. */
 int fb_events_stats_path(char *buf, size_t size, unsigned long long dev);
 
-/* ---- for fuse_ops.c ----------------------------------------------------- */
+/* ---- for the FUSE operations (replay_view.c, fuse_ops.c) --------------- */
 
 /* 1 if the request comes from the replay thread. */
 int fb_replay_is_mine(struct fb_events *ev, pid_t pid);

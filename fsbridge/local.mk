@@ -8,7 +8,9 @@ fsbridge_fsbridge_SOURCES = \
 	fsbridge/options.c fsbridge/options.h \
 	fsbridge/session.c fsbridge/session.h \
 	fsbridge/conn.c fsbridge/conn.h \
-	fsbridge/fuse_ops.c fsbridge/fuse_ops.h \
+	fsbridge/fuse_ops.c fsbridge/fuse_ops.h fsbridge/ops_int.h \
+	fsbridge/replay_view.c fsbridge/lazy.c \
+	fsbridge/ops_node.c fsbridge/ops_dir.c fsbridge/ops_file.c \
 	fsbridge/nodes.c fsbridge/nodes.h \
 	fsbridge/dents.c fsbridge/dents.h \
 	fsbridge/events.c fsbridge/events.h fsbridge/events_int.h \

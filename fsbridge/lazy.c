@@ -1,0 +1,151 @@
+/*
+ * lazy.c - the answers coherent mode with change events gives without
+ * the server: lazily-opened handles, and GETATTR from the node table
+ * (fb__answer_attr_locally, below).
+ *
+ * In coherent mode with change events, a read-only open of a file or a
+ * directory is answered by the daemon at once, and the server's handle is
+ * opened only when a READ or READDIRPLUS actually needs one. A warm walk
+ * (opendir, cached listing, releasedir), git status, or Node reading
+ * cached package.json files then costs no round trip to the server at all.
+ * The events keep the kernel's cached pages and listings exact, which is
+ * what makes keeping them across opens safe.
+ *
+ * Calls fuse_ops.c's request helpers and replay_view.c's fb__from_replay;
+ * the handlers in ops_node.c, ops_dir.c and ops_file.c call it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "ops_int.h"
+
+struct fb_lazy *fb__lazy_of(uint64_t fh)
+{
+	if (fh == FB_REPLAY_FH || !(fh & FB_LAZY_BIT))
+		return NULL;
+	return (struct fb_lazy *)(uintptr_t)(fh & ~FB_LAZY_BIT);
+}
+
+/* The handle to name on the wire for a kernel handle: 0 for none. */
+uint64_t fb__wire_fh(uint64_t fh)
+{
+	struct fb_lazy *l = fb__lazy_of(fh);
+
+	if (fh == FB_REPLAY_FH)
+		return 0;
+	return l ? atomic_load(&l->fh) : fh;
+}
+
+static int events_active(const struct fb_fs *fs)
+{
+	return (fs->server.caps & FSB_CAP_EVENTS) && fs->events.mode != FB_EVENTS_OFF;
+}
+
+/* Replies: whatever the deferred request replies. */
+static void lazy_open_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = fb__op_of(call);
+	struct fb_op *next = op->deferred;
+	struct fb_lazy *l = fb__lazy_of(next->fi.fh);
+	uint64_t none = 0;
+	int e = fb__rep_errno(rep, err);
+
+	if (e) {
+		fuse_reply_err(next->req, e);
+		free(next);
+		return;
+	}
+	/* Two reads of one handle may both have opened it: keep one. */
+	if (!atomic_compare_exchange_strong(&l->fh, &none, rep->u.open_rep.fh))
+		fb__release_orphan_fh(op->fs, rep->u.open_rep.fh);
+	next->resend(next);
+}
+
+/* Send `op` through resend() once its lazy handle has a server handle. */
+void fb__lazy_send(struct fb_op *op, void (*resend)(struct fb_op *op))
+{
+	struct fb_lazy *l = fb__lazy_of(op->fi.fh);
+	struct fb_op *open_op;
+	struct fsb_msg m;
+	int err;
+
+	op->resend = resend;
+	if (!l || atomic_load(&l->fh)) {
+		resend(op);
+		return;
+	}
+	open_op = fb__op_new(op->fs, NULL, lazy_open_done);
+	if (!open_op) {
+		fuse_reply_err(op->req, ENOMEM);
+		free(op);
+		return;
+	}
+	open_op->deferred = op;
+	fb__msg_init(&m, FSB_OP_OPEN);
+	m.u.open.node = l->node;
+	m.u.open.flags = l->oflags;
+	err = fb_conn_submit(op->fs->conn, &open_op->call, &m);
+	if (err < 0) {
+		free(open_op);
+		fuse_reply_err(op->req, -err);
+		free(op);
+	}
+}
+
+/* Answer an open without the server, if it may be. 1 when answered. */
+int fb__open_lazily(struct fb_fs *fs, fuse_req_t req, uint64_t ino,
+                    struct fuse_file_info *fi, int dir)
+{
+	struct fb_lazy *l;
+
+	if (fs->cache.mode != FB_CACHE_COHERENT || !events_active(fs) || !fs->cache.keep_cache)
+		return 0;
+	if (!dir && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT))))
+		return 0;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return 0;
+	atomic_init(&l->fh, 0);
+	l->node = ino;
+	l->oflags = dir ? (FSB_O_RDONLY | FSB_O_DIRECTORY) : fb__open_flags(fi->flags, 0);
+	fi->fh = FB_LAZY_BIT | (uint64_t)(uintptr_t)l;
+	fi->keep_cache = 1;
+	if (dir)
+		fi->cache_readdir = fs->cache.cache_dir;
+	else
+		fi->direct_io = fs->cache.direct_io;
+	if (fuse_reply_open(req, fi) < 0)
+		free(l);
+	return 1;
+}
+
+
+/*
+ * In coherent mode with change events the node table's attributes are
+ * exact (events.c keeps them so), so GETATTR needs no round trip: the
+ * kernel asks again for every directory it has listed, only because a
+ * listing makes its idea of the atime stale. The atime served is the
+ * one last seen.
+ */
+int fb__answer_attr_locally(fuse_req_t req, struct fb_fs *fs, uint64_t ino)
+{
+	struct fsb_attr a;
+	struct stat st;
+
+	/* The replay thread acts on the state the event recorded, which the
+	 * server may have left behind already (the file is gone again): it
+	 * gets what the table holds, stale or not. */
+	if (fb__from_replay(req)) {
+		if (fb_nodes_get_attr(&fs->nodes, ino, &a) < 0)
+			return 0;
+	} else if (fs->cache.mode != FB_CACHE_COHERENT || !events_active(fs) ||
+	           fb_nodes_get_fresh_attr(&fs->nodes, ino, &a) < 0) {
+		return 0;
+	}
+	fb__attr_to_stat(ino, &a, &st);
+	fuse_reply_attr(req, &st, fs->cache.attr_timeout);
+	return 1;
+}
