@@ -46,7 +46,12 @@ WS_POSIX_CPPFLAGS = $(WS_CORE_CPPFLAGS) -I$(top_srcdir)/winside/posix \
 noinst_LIBRARIES += libwinside_posix.a
 libwinside_posix_a_SOURCES = \
 	winside/posix/ws_posix.h \
+	winside/posix/backend_int.h \
 	winside/posix/backend.c \
+	winside/posix/nodes.c \
+	winside/posix/attrs.c \
+	winside/posix/files.c \
+	winside/posix/entries.c \
 	winside/posix/ws_posix_owner.h \
 	winside/posix/owner.c \
 	winside/posix/stream.c \
