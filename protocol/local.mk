@@ -4,7 +4,9 @@ libfsbproto_a_SOURCES = \
 	protocol/fsb_proto.h \
 	protocol/cursor.h \
 	protocol/cursor.c \
+	protocol/codec_int.h \
 	protocol/codec.c \
+	protocol/bodies.c \
 	protocol/names.c
 if !HOST_MINGW
 libfsbproto_a_SOURCES += protocol/errno_map.c

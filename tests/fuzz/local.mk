@@ -11,10 +11,12 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_PROTO_SRC = \
 	$(top_srcdir)/protocol/cursor.c \
 	$(top_srcdir)/protocol/codec.c \
+	$(top_srcdir)/protocol/bodies.c \
 	$(top_srcdir)/protocol/names.c
 FUZZ_PROTO_HDR = \
 	$(top_srcdir)/protocol/fsb_proto.h \
-	$(top_srcdir)/protocol/cursor.h
+	$(top_srcdir)/protocol/cursor.h \
+	$(top_srcdir)/protocol/codec_int.h
 
 EXTRA_DIST += tests/fuzz/fuzz_frame.c
 
