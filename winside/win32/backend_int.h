@@ -1,7 +1,8 @@
 /*
  * backend_int.h - what the files of the Win32 backend share (backend.c:
  * nodes and attributes; files.c: open files and listings; entries.c:
- * creating, linking, removing and renaming names). Not for the core.
+ * creating, linking, removing and renaming names; reparse.c: reading
+ * links). Not for the core.
  */
 #ifndef WS_WIN32_BACKEND_INT_H
 #define WS_WIN32_BACKEND_INT_H
@@ -140,6 +141,8 @@ int ws__win32_unlink(struct ws_backend *be, struct ws_bnode *dir, const char *na
 int ws__win32_rmdir(struct ws_backend *be, struct ws_bnode *dir, const char *name);
 int ws__win32_rename(struct ws_backend *be, struct ws_bnode *olddir, const char *oldname,
 	struct ws_bnode *newdir, const char *newname, uint32_t flags);
+int ws__win32_readlink(struct ws_backend *be, struct ws_bnode *n, char *buf, size_t size,
+	size_t *len);
 
 /* metadata.c */
 void ws__win32_meta_init(struct win32_be *w);

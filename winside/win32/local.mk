@@ -25,6 +25,7 @@ libwinside_win32_a_SOURCES = \
 	winside/win32/backend.c \
 	winside/win32/files.c \
 	winside/win32/entries.c \
+	winside/win32/reparse.c \
 	winside/win32/metadata.c \
 	winside/win32/watch.c \
 	winside/win32/stream.c \
