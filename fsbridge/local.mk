@@ -20,6 +20,7 @@ fsbridge_fsbridge_SOURCES = \
 	fsbridge/http.c fsbridge/http.h \
 	fsbridge/json.c fsbridge/json.h \
 	fsbridge/config.c fsbridge/config.h \
+	fsbridge/automount.c fsbridge/automount.h \
 	fsbridge/log.c fsbridge/log.h
 fsbridge_fsbridge_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol/net \
 	-DFUSE_USE_VERSION=35

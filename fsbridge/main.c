@@ -4,6 +4,7 @@
  *   fsbridge mount [options] EXPORT MOUNTPOINT
  *   fsbridge mount --local DIR MOUNTPOINT
  *   fsbridge umount [--lazy] MOUNTPOINT
+ *   fsbridge automount [options]                       (every export)
  *   fsbridge volume-plugin [options]                   (Docker volume driver)
  *   mount.fuse.fsbridge EXPORT MOUNTPOINT [-o opts]   (mount(8) helper)
  *
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "automount.h"
 #include "config.h"
 #include "fsb_proto.h"
 #include "log.h"
@@ -36,6 +38,7 @@ static const char usage_main[] =
 	"           or a local directory:   fsbridge mount --local DIR MOUNTPOINT\n"
 	"  umount   unmount:                fsbridge umount MOUNTPOINT\n"
 	"  stats    change-event counters:  fsbridge stats MOUNTPOINT\n"
+	"  automount  mount every export:   fsbridge automount --server ADDR\n"
 	"  volume-plugin  the Docker volume driver:  fsbridge volume-plugin\n"
 	"\n"
 	"  fsbridge <command> --help   explains a command\n"
@@ -146,6 +149,95 @@ static const char usage_volume[] =
 	"                     token_file in /etc/fsbridge.conf)\n"
 	"  -d, --debug        log every call\n"
 	"  -h, --help         this text\n";
+
+static const char usage_automount[] =
+	"usage: fsbridge automount [--server ADDR] [--token-file FILE] [--root DIR]\n"
+	"\n"
+	"Ask the server which folders it exports and keep each one mounted at\n"
+	"ROOT/NAME, as WSL mounts every drive under /mnt: exports that appear later\n"
+	"are mounted, those that go away are unmounted, and when the server comes\n"
+	"back after a break every export is mounted again. Runs in the foreground;\n"
+	"SIGINT or SIGTERM unmounts everything it mounted.\n"
+	"\n"
+	"options:\n"
+	"  --server ADDR      the server (default: $FSBRIDGE_SERVER, else [server]\n"
+	"                     address in /etc/fsbridge.conf)\n"
+	"  --token-file FILE  the token (default: [server] token_file, else\n"
+	"                     ~/.config/fsbridge/token)\n"
+	"  --root DIR         where (default: [automount] root, else /mnt/fsb)\n"
+	"  --interval SECS    how often to ask for the list (default 2)\n"
+	"Each export's mount takes the [mount] options of /etc/fsbridge.conf, and\n"
+	"those of its [export NAME] section.\n";
+
+static int cmd_automount(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "server", required_argument, NULL, 'a' },
+		{ "token-file", required_argument, NULL, 't' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fb_automount_opts o = { .server = getenv("FSBRIDGE_SERVER"), .interval_ms = 2000 };
+	struct fb_config cfg;
+	char err[512], *end;
+	unsigned long secs;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "dh", longs, NULL)) != -1) {
+		switch (c) {
+		case 'a': o.server = optarg; break;
+		case 't': o.token_file = optarg; break;
+		case 'r': o.root = optarg; break;
+		case 'i':
+			errno = 0;
+			secs = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || secs < 1 || secs > 3600) {
+				fb_err("--interval %s: seconds, 1 to 3600", optarg);
+				return 2;
+			}
+			o.interval_ms = (unsigned)secs * 1000u;
+			break;
+		case 'd': fb_log_set_debug(1); break;
+		case 'h':
+			fputs(usage_automount, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "\n%s", usage_automount);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "fsbridge: automount takes no arguments\n\n%s", usage_automount);
+		return 2;
+	}
+	if (fb_config_load(&cfg, err, sizeof(err)) < 0) {
+		fb_err("%s", err);
+		return 2;
+	}
+	if (!o.server || !*o.server)
+		o.server = cfg.server;
+	if (!o.token_file)
+		o.token_file = cfg.token_file;
+	if (!o.root)
+		o.root = cfg.automount_root ? cfg.automount_root : "/mnt/fsb";
+	o.config = &cfg;
+	if (!o.server) {
+		fb_err("no server: give --server ADDR, set $FSBRIDGE_SERVER, or [server] address "
+		       "in %s", FB_CONFIG_PATH);
+		rc = 2;
+	} else if (o.root[0] != '/') {
+		fb_err("--root %s: an absolute path", o.root);
+		rc = 2;
+	} else {
+		rc = fb_automount_run(&o);
+	}
+	fb_config_release(&cfg);
+	return rc;
+}
 
 static int cmd_volume(int argc, char **argv)
 {
@@ -511,6 +603,8 @@ int main(int argc, char **argv)
 		return cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "volume-plugin"))
 		return cmd_volume(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "automount"))
+		return cmd_automount(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		fputs(usage_main, stdout);
 		return 0;

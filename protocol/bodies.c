@@ -542,6 +542,45 @@ static void dec_readdir_rep(struct fsb__cursor *c, struct fsb_msg *m)
 	}
 }
 
+/* EXPORTS: u32 count, then per export str name, str path. */
+#define EXPORT_FIXED_SIZE 8u
+
+static void enc_exports_rep(struct fsb__wcur *w, const struct fsb_msg *m)
+{
+	const struct fsb_exports_rep *r = &m->u.exports_rep;
+	uint32_t i;
+
+	if (r->count > FSB_EXPORTS_MAX || (r->count && !r->items)) {
+		fsb__wcur_fail(w, -FSB_EFRAME_VALUE);
+		return;
+	}
+	fsb__put_u32(w, r->count);
+	for (i = 0; i < r->count && !w->err; i++) {
+		fsb__put_str(w, r->items[i].name, FSB_NAME_MAX);
+		fsb__put_str(w, r->items[i].path, FSB_PATH_MAX);
+	}
+}
+
+static void dec_exports_rep(struct fsb__cursor *c, struct fsb_msg *m)
+{
+	struct fsb_exports_rep *r = &m->u.exports_rep;
+	uint32_t i, n;
+
+	n = fsb__get_count(c, EXPORT_FIXED_SIZE);
+	if (n > FSB_EXPORTS_MAX) {
+		fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
+		return;
+	}
+	r->items = alloc_array(c, n, sizeof(*r->items));
+	if (!r->items)
+		return;
+	r->count = n;
+	for (i = 0; i < n && !c->err; i++) {
+		fsb__get_str(c, &r->items[i].name, FSB_NAME_MAX);
+		fsb__get_str(c, &r->items[i].path, FSB_PATH_MAX);
+	}
+}
+
 static void enc_open_rep(struct fsb__wcur *w, const struct fsb_msg *m)
 {
 	fsb__put_u64(w, m->u.open_rep.fh);
@@ -716,6 +755,7 @@ const struct fsb__op_codec fsb__op_table[FSB_OP__COUNT] = {
 	[FSB_OP_STATFS] = { enc_node_req, dec_node_req, enc_statfs, dec_statfs, "STATFS" },
 	[FSB_OP_PING] = { enc_ping, dec_ping, enc_ping, dec_ping, "PING" },
 	[FSB_OP_EVENT] = { enc_events, dec_events, NULL, NULL, "EVENT" },
+	[FSB_OP_EXPORTS] = { enc_empty, dec_empty, enc_exports_rep, dec_exports_rep, "EXPORTS" },
 	[FSB_OP_FALLOCATE] = { enc_fallocate_req, dec_fallocate_req, enc_attr, dec_attr, "FALLOCATE" },
 };
 

@@ -229,5 +229,9 @@ void fsb_msg_release(struct fsb_msg *m)
 		free(m->u.events.events);
 		m->u.events.events = NULL;
 		m->u.events.count = 0;
+	} else if (m->op == FSB_OP_EXPORTS && m->flags == FSB_F_REPLY && m->status == 0) {
+		free(m->u.exports_rep.items);
+		m->u.exports_rep.items = NULL;
+		m->u.exports_rep.count = 0;
 	}
 }

@@ -10,6 +10,8 @@
  *      FALLOCATE (25), negotiated by FSB_CAP_FALLOCATE.
  *      Caller credentials: the FSB_F_CRED frame flag on requests that create
  *      or change ownership or remove names, negotiated by FSB_CAP_CREDS.
+ *      EXPORTS (26), the server's exports by name, negotiated by
+ *      FSB_CAP_EXPORTS.
  */
 #ifndef FSB_PROTO_H
 #define FSB_PROTO_H
@@ -69,6 +71,7 @@ enum fsb_op {
 	FSB_OP_PING = 23,
 	FSB_OP_EVENT = 24,      /* server push only */
 	FSB_OP_FALLOCATE = 25,  /* only with FSB_CAP_FALLOCATE */
+	FSB_OP_EXPORTS = 26,    /* only with FSB_CAP_EXPORTS */
 	FSB_OP__COUNT
 };
 
@@ -155,6 +158,7 @@ enum fsb_cap {
 	FSB_CAP_FALLOCATE = 1u << 7,        /* FALLOCATE works */
 	FSB_CAP_CREDS = 1u << 8,            /* requests may carry FSB_F_CRED and
 	                                     * the server applies them */
+	FSB_CAP_EXPORTS = 1u << 9,          /* EXPORTS lists the exports */
 };
 
 /* File type and permission bits: the traditional Unix values on the wire. */
@@ -464,6 +468,18 @@ struct fsb_link_req {
 	struct fsb_str newname;
 };
 
+/* EXPORTS reply: what a client may name in HELLO, and mount as NAME. */
+#define FSB_EXPORTS_MAX 1024u
+struct fsb_export_item {
+	struct fsb_str name;         /* a folder name, <= FSB_NAME_MAX */
+	struct fsb_str path;         /* <= FSB_PATH_MAX */
+};
+
+struct fsb_exports_rep {
+	uint32_t count;              /* <= FSB_EXPORTS_MAX */
+	struct fsb_export_item *items; /* decoded: malloc'd */
+};
+
 struct fsb_ping {               /* request and reply */
 	uint64_t nonce;
 };
@@ -494,7 +510,7 @@ struct fsb_error_rep {
  *                      READ read_rep, WRITE write_rep,
  *                      FLUSH/FSYNC/RELEASE (empty), UNLINK/RMDIR dir_rep,
  *                      RENAME rename_rep, READLINK readlink_rep,
- *                      STATFS statfs, PING ping
+ *                      STATFS statfs, PING ping, EXPORTS exports_rep
  *   reply, status != 0 error
  *   push (EVENT)       events
  */
@@ -530,6 +546,7 @@ struct fsb_msg {
 		struct fsb_link_req link;
 		struct fsb_ping ping;
 		struct fsb_event_push events;
+		struct fsb_exports_rep exports_rep;
 		struct fsb_error_rep error;
 		struct fsb_entry entry;
 		struct fsb_attr attr;

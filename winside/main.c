@@ -558,6 +558,7 @@ int main(int argc, char **argv)
 	else if (rc == 1)
 		rc = 0;
 	free(o.exports);
+	free(o.names);
 	free(o.listens);
 	return rc;
 }

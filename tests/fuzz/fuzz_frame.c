@@ -255,6 +255,18 @@ static void fill_body(struct fsb_msg *m)
 	case FSB_OP_PING:
 		m->u.ping.nonce = 7;
 		break;
+	case FSB_OP_EXPORTS:
+		if (reply) {
+			static struct fsb_export_item items[2];
+
+			items[0].name = str_of("c");
+			items[0].path = str_of("C:\\");
+			items[1].name = str_of("src");
+			items[1].path = str_of("/srv/src");
+			m->u.exports_rep.count = 2;
+			m->u.exports_rep.items = items;
+		}
+		break;
 	case FSB_OP_FALLOCATE:
 		if (reply) {
 			seed_attr(&m->u.attr);

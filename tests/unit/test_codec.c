@@ -76,6 +76,7 @@ static uint8_t io_pattern[4096];
 static struct fsb_forget_item forget_items[3];
 static struct fsb_dirent dirents[3];
 static struct fsb_event events[6];
+static struct fsb_export_item export_items[3];
 
 static void init_fixtures(void)
 {
@@ -93,6 +94,12 @@ static void init_fixtures(void)
 		dirents[i].name = str_of(names[i]);
 		fill_entry(&dirents[i].entry, i + 10);
 	}
+	export_items[0].name = str_of("c");
+	export_items[0].path = str_of("C:\\");
+	export_items[1].name = str_of("src");
+	export_items[1].path = str_of("C:\\Users\\me\\src");
+	export_items[2].name = str_of("data-2");
+	export_items[2].path = str_of("/srv/data");
 	memset(events, 0, sizeof(events));
 	events[0].kind = FSB_EV_CREATED;
 	events[0].flags = FSB_EVF_ATTR;
@@ -228,6 +235,8 @@ static void make_request(unsigned op, struct fsb_msg *m)
 	case FSB_OP_PING:
 		m->u.ping.nonce = 0xdeadbeefcafef00dull;
 		break;
+	case FSB_OP_EXPORTS:
+		break;          /* no body */
 	default:
 		fail_msg("no request for op %u", op);
 	}
@@ -303,6 +312,10 @@ static void make_reply(unsigned op, struct fsb_msg *m)
 		break;
 	case FSB_OP_PING:
 		m->u.ping.nonce = 0x0102030405060708ull;
+		break;
+	case FSB_OP_EXPORTS:
+		m->u.exports_rep.count = ARRAY_SIZE(export_items);
+		m->u.exports_rep.items = export_items;
 		break;
 	default:
 		fail_msg("no reply for op %u", op);
@@ -487,6 +500,8 @@ static void assert_request_eq(const struct fsb_msg *a, const struct fsb_msg *b)
 	case FSB_OP_PING:
 		assert_int_equal(a->u.ping.nonce, b->u.ping.nonce);
 		break;
+	case FSB_OP_EXPORTS:
+		break;          /* no body */
 	default:
 		fail_msg("request op %u", a->op);
 	}
@@ -566,6 +581,13 @@ static void assert_reply_eq(const struct fsb_msg *a, const struct fsb_msg *b)
 		break;
 	case FSB_OP_PING:
 		assert_int_equal(a->u.ping.nonce, b->u.ping.nonce);
+		break;
+	case FSB_OP_EXPORTS:
+		assert_int_equal(a->u.exports_rep.count, b->u.exports_rep.count);
+		for (i = 0; i < a->u.exports_rep.count; i++) {
+			assert_str_eq(a->u.exports_rep.items[i].name, b->u.exports_rep.items[i].name);
+			assert_str_eq(a->u.exports_rep.items[i].path, b->u.exports_rep.items[i].path);
+		}
 		break;
 	default:
 		fail_msg("reply op %u", a->op);
@@ -1741,6 +1763,34 @@ static void test_value_limits(void **state)
 	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
 }
 
+/* EXPORTS replies: the count is capped before anything is allocated, and
+ * names are path components. */
+static void test_exports_limits(void **state)
+{
+	struct raw r;
+	uint32_t i;
+
+	(void)state;
+	raw_begin(&r, FSB_OP_EXPORTS, FSB_F_REPLY, 0, 1);
+	raw_u32(&r, FSB_EXPORTS_MAX + 1);
+	for (i = 0; i <= FSB_EXPORTS_MAX; i++) {
+		raw_u32(&r, 0);
+		raw_u32(&r, 0);
+	}
+	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
+	raw_begin(&r, FSB_OP_EXPORTS, FSB_F_REPLY, 0, 1);
+	raw_u32(&r, 3);                  /* three claimed, room for none */
+	assert_raw_rejects(&r, FSB_EFRAME_LEN);
+	raw_begin(&r, FSB_OP_EXPORTS, FSB_F_REPLY, 0, 1);
+	raw_u32(&r, 1);
+	raw_run(&r, FSB_NAME_MAX + 1, 'n');
+	raw_u32(&r, 0);
+	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
+	raw_begin(&r, FSB_OP_EXPORTS, 0, 0, 1);
+	raw_u32(&r, 0);                  /* the request has no body */
+	assert_raw_rejects(&r, FSB_EFRAME_TRAILING);
+}
+
 static void test_unknown_event_kind(void **state)
 {
 	static const uint8_t kinds[] = { 0, FSB_EV__COUNT, 0xff };
@@ -2027,6 +2077,7 @@ int main(void)
 		cmocka_unit_test(test_nul_in_strings),
 		cmocka_unit_test(test_over_long_name),
 		cmocka_unit_test(test_value_limits),
+		cmocka_unit_test(test_exports_limits),
 		cmocka_unit_test(test_unknown_event_kind),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_random_mutations),

@@ -48,6 +48,7 @@ static const struct ws_op_desc op_table[FSB_OP__COUNT] = {
 	[FSB_OP_STATFS] = { ws__op_statfs, 0 },
 	[FSB_OP_PING] = { ws__op_ping, 0 },
 	[FSB_OP_FALLOCATE] = { ws__op_fallocate, WS_OPF_MUTATES },
+	[FSB_OP_EXPORTS] = { ws__op_exports, 0 },
 };
 
 /* ---- helpers for handlers ---------------------------------------------- */

@@ -177,6 +177,8 @@ static int hello(struct ws_session *s, struct ws_req *r)
 	s->ready = 1;
 	ws_nodes_ref_root(&s->nodes);
 	caps = h->caps & be->ops->caps;
+	/* The core answers EXPORTS itself, whatever the backend. */
+	caps |= h->caps & FSB_CAP_EXPORTS;
 	/* Events are agreed only once the watcher runs. */
 	if ((caps & FSB_CAP_EVENTS) && (!ex->events || ws_events_subscribe(ex->events, s)))
 		caps &= ~(uint64_t)FSB_CAP_EVENTS;

@@ -49,6 +49,9 @@ int ws__op_fsync(struct ws_req *r);
 int ws__op_fallocate(struct ws_req *r);
 int ws__op_release(struct ws_req *r);
 
+/* ops_server.c */
+int ws__op_exports(struct ws_req *r);
+
 /* ops_dir.c */
 int ws__op_readdirplus(struct ws_req *r);
 int ws__op_mkdir(struct ws_req *r);
