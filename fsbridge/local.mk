@@ -16,7 +16,8 @@ fsbridge_fsbridge_SOURCES = \
 	fsbridge/events.c fsbridge/events.h fsbridge/events_int.h \
 	fsbridge/replay.c fsbridge/rescan.c \
 	fsbridge/localserver.c fsbridge/localserver.h \
-	fsbridge/volume.c fsbridge/volume.h \
+	fsbridge/volume.c fsbridge/volume.h fsbridge/volume_int.h \
+	fsbridge/volume_store.c \
 	fsbridge/http.c fsbridge/http.h \
 	fsbridge/json.c fsbridge/json.h \
 	fsbridge/config.c fsbridge/config.h \

@@ -1,15 +1,12 @@
 /*
- * volume.c - see volume.h. One thread: Docker's calls are short, except
- * Mount, which waits for `fsbridge mount` (this binary) to have the mount
- * up or to say why not; Docker waits for that answer anyway.
+ * volume.c - see volume.h: Docker's calls, and serving them. A thread per
+ * connection, one call at a time under the plugin's lock: Docker's calls
+ * are short, except Mount, which waits for `fsbridge mount` to have the
+ * mount up or to say why not, and Docker waits for that answer anyway.
+ * At start, every volume that has users is checked against
+ * /proc/self/mounts and mounted again if it is gone.
  *
- * State, one file per volume in the state dir, NAME.vol, replaced
- * atomically on every change: "key=value" lines for the options, one
- * "id=ID" line per mount Docker has asked for and not yet released. The
- * mount itself is the kernel's: at start every volume with ids is checked
- * against /proc/self/mounts and mounted again if it is gone.
- *
- * Calls json.c, http.c and, through exec, `fsbridge mount` / `umount`.
+ * Calls json.c, http.c and volume_store.c (volumes on disk, mounts).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,42 +27,7 @@
 #include "json.h"
 #include "log.h"
 #include "options.h"
-#include "volume.h"
-
-#define NAME_MAX_LEN 255
-#define VAL_MAX 4096
-#define MAX_IDS 256
-#define ID_MAX 128
-#define REPLY_MAX 65536
-#define JSON_TYPE "application/vnd.docker.plugins.v1+json"
-
-enum vol_key { K_EXPORT, K_SERVER, K_TOKEN, K_CACHE, K_EVENTS, K_OPTS, K__COUNT };
-
-/* The -o options of `docker volume create`, as `fsbridge mount` spells
- * them; their values never hold a newline (the state file's separator). */
-static const char *const key_names[K__COUNT] = {
-	[K_EXPORT] = "export",
-	[K_SERVER] = "server",
-	[K_TOKEN] = "token_file",
-	[K_CACHE] = "cache",
-	[K_EVENTS] = "events",
-	[K_OPTS] = "o",
-};
-
-struct vol {
-	struct vol *next;
-	char name[NAME_MAX_LEN + 1];
-	char *val[K__COUNT];        /* NULL: not given */
-	char *ids[MAX_IDS];
-	int nids;
-};
-
-struct plugin {
-	pthread_mutex_t lock;           /* one call at a time */
-	const struct fb_volume_opts *o;
-	char self[PATH_MAX];
-	struct vol *vols;
-};
+#include "volume_int.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -73,297 +35,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stopping = 1;
-}
-
-/* ---- volumes -------------------------------------------------------------- */
-
-static void vol_free(struct vol *v)
-{
-	int i;
-
-	for (i = 0; i < K__COUNT; i++)
-		free(v->val[i]);
-	for (i = 0; i < v->nids; i++)
-		free(v->ids[i]);
-	free(v);
-}
-
-/* Docker's own rule for volume names, which also keeps them file names. */
-static int name_ok(const char *n)
-{
-	size_t i, len = strlen(n);
-
-	if (len < 1 || len > NAME_MAX_LEN)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = n[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
-			return 0;
-	}
-	return 1;
-}
-
-static struct vol *vol_find(struct plugin *pl, const char *name)
-{
-	struct vol *v;
-
-	for (v = pl->vols; v; v = v->next)
-		if (!strcmp(v->name, name))
-			return v;
-	return NULL;
-}
-
-static void mountpoint_of(const struct plugin *pl, const struct vol *v, char *out, size_t n)
-{
-	snprintf(out, n, "%s/%s", pl->o->mount_root, v->name);
-}
-
-static void state_path(const struct plugin *pl, const char *name, char *out, size_t n)
-{
-	snprintf(out, n, "%s/%s.vol", pl->o->state_dir, name);
-}
-
-static int vol_save(const struct plugin *pl, const struct vol *v)
-{
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	FILE *f;
-	int i, ok;
-
-	state_path(pl, v->name, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	for (i = 0; i < K__COUNT; i++)
-		if (v->val[i])
-			fprintf(f, "%s=%s\n", key_names[i], v->val[i]);
-	for (i = 0; i < v->nids; i++)
-		fprintf(f, "id=%s\n", v->ids[i]);
-	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-	ok = (fclose(f) == 0) && ok;
-	if (!ok || rename(tmp, path) < 0) {
-		int e = errno;
-
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
-}
-
-static int set_key(struct vol *v, const char *key, const char *value)
-{
-	int i;
-
-	if (strchr(value, '\n') || strlen(value) >= VAL_MAX)
-		return -EINVAL;
-	for (i = 0; i < K__COUNT; i++) {
-		if (strcmp(key, key_names[i]))
-			continue;
-		free(v->val[i]);
-		v->val[i] = strdup(value);
-		return v->val[i] ? 0 : -ENOMEM;
-	}
-	return -ENOENT;
-}
-
-static int add_id(struct vol *v, const char *id)
-{
-	int i;
-
-	for (i = 0; i < v->nids; i++)
-		if (!strcmp(v->ids[i], id))
-			return 0;       /* Docker repeats itself after a restart */
-	if (v->nids == MAX_IDS || strlen(id) >= ID_MAX || strchr(id, '\n'))
-		return -EINVAL;
-	v->ids[v->nids] = strdup(id);
-	if (!v->ids[v->nids])
-		return -ENOMEM;
-	v->nids++;
-	return 0;
-}
-
-static int drop_id(struct vol *v, const char *id)
-{
-	int i;
-
-	for (i = 0; i < v->nids; i++) {
-		if (strcmp(v->ids[i], id))
-			continue;
-		free(v->ids[i]);
-		v->ids[i] = v->ids[--v->nids];
-		return 0;
-	}
-	return -ENOENT;
-}
-
-static struct vol *vol_load(const char *path, const char *name)
-{
-	char line[VAL_MAX + 64];
-	struct vol *v;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return NULL;
-	v = calloc(1, sizeof(*v));
-	if (!v) {
-		fclose(f);
-		return NULL;
-	}
-	snprintf(v->name, sizeof(v->name), "%s", name);
-	while (fgets(line, sizeof(line), f)) {
-		char *eq = strchr(line, '=');
-		size_t n = strlen(line);
-
-		if (n && line[n - 1] == '\n')
-			line[n - 1] = '\0';
-		if (!eq)
-			continue;
-		*eq = '\0';
-		if (!strcmp(line, "id"))
-			add_id(v, eq + 1);
-		else if (set_key(v, line, eq + 1))
-			fb_warn("volume %s: ignoring '%s' in %s", name, line, path);
-	}
-	fclose(f);
-	return v;
-}
-
-/* ---- mounts ------------------------------------------------------------------ */
-
-static int is_mounted(const char *mp)
-{
-	char line[8192], dev[4096], dir[4096];
-	FILE *f = fopen("/proc/self/mounts", "r");
-	int yes = 0;
-
-	if (!f)
-		return 0;
-	while (!yes && fgets(line, sizeof(line), f))
-		yes = sscanf(line, "%4095s %4095s", dev, dir) == 2 && !strcmp(dir, mp);
-	fclose(f);
-	return yes;
-}
-
-/*
- * Run this binary with argv, its stderr collected into err (the last line
- * that says something, for Docker's error message). 0 when it exits 0.
- */
-static int run_self(const struct plugin *pl, char *const argv[], char *err, size_t errlen)
-{
-	char buf[8192];
-	size_t got = 0;
-	int pfd[2], status;
-	pid_t pid;
-	ssize_t n;
-
-	err[0] = '\0';
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(pfd[1], STDERR_FILENO);
-		execv(pl->self, argv);
-		fprintf(stderr, "fsbridge: cannot run %s: %s\n", pl->self, strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	while ((n = read(pfd[0], buf + got, sizeof(buf) - 1 - got)) > 0 ||
-	       (n < 0 && errno == EINTR)) {
-		if (n > 0)
-			got += (size_t)n;
-		if (got == sizeof(buf) - 1)
-			got = 0;        /* keep the end, which says why */
-	}
-	close(pfd[0]);
-	buf[got] = '\0';
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	{
-		/* The last line that is the command's own: "fsbridge: ..." */
-		char *line, *save = NULL, *last = NULL;
-
-		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-			if (!strncmp(line, "fsbridge: ", 10) && !strstr(line, "winside: "))
-				last = line + 10;
-		snprintf(err, errlen, "%s", last ? last : "fsbridge mount failed");
-	}
-	return -1;
-}
-
-static int vol_mount(struct plugin *pl, struct vol *v, char *err, size_t errlen)
-{
-	char mp[PATH_MAX], cache[32], events[32];
-	const char *server = v->val[K_SERVER] ? v->val[K_SERVER] : pl->o->server;
-	const char *token = v->val[K_TOKEN] ? v->val[K_TOKEN] : pl->o->token_file;
-	char *argv[16];
-	int n = 0;
-
-	mountpoint_of(pl, v, mp, sizeof(mp));
-	if (is_mounted(mp))
-		return 0;
-	if (!server) {
-		snprintf(err, errlen, "volume %s: no server: give -o server=ADDR when creating it, "
-		         "or start the plugin with --server", v->name);
-		return -1;
-	}
-	if (mkdir(mp, 0755) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "mount point %.400s: %s", mp, strerror(errno));
-		return -1;
-	}
-	argv[n++] = (char *)"fsbridge";
-	argv[n++] = (char *)"mount";
-	argv[n++] = (char *)"--server";
-	argv[n++] = (char *)server;
-	if (token) {
-		argv[n++] = (char *)"--token-file";
-		argv[n++] = (char *)token;
-	}
-	if (v->val[K_CACHE]) {
-		snprintf(cache, sizeof(cache), "--cache=%s", v->val[K_CACHE]);
-		argv[n++] = cache;
-	}
-	if (v->val[K_EVENTS]) {
-		snprintf(events, sizeof(events), "--events=%s", v->val[K_EVENTS]);
-		argv[n++] = events;
-	}
-	if (v->val[K_OPTS]) {
-		argv[n++] = (char *)"-o";
-		argv[n++] = v->val[K_OPTS];
-	}
-	argv[n++] = v->val[K_EXPORT];
-	argv[n++] = mp;
-	argv[n] = NULL;
-	if (run_self(pl, argv, err, errlen))
-		return -1;
-	fb_info("volume %s: mounted %s on %s", v->name, v->val[K_EXPORT], mp);
-	return 0;
-}
-
-static int vol_unmount(struct plugin *pl, struct vol *v, char *err, size_t errlen)
-{
-	char mp[PATH_MAX];
-	char *argv[] = { (char *)"fsbridge", (char *)"umount", mp, NULL };
-
-	mountpoint_of(pl, v, mp, sizeof(mp));
-	if (!is_mounted(mp))
-		return 0;
-	if (run_self(pl, argv, err, errlen))
-		return -1;
-	rmdir(mp);
-	fb_info("volume %s: unmounted %s", v->name, mp);
-	return 0;
 }
 
 /* ---- the protocol ------------------------------------------------------------- */
@@ -407,9 +78,9 @@ static void mountpoint_member(const struct plugin *pl, const struct vol *v, int 
 {
 	char mp[PATH_MAX];
 
-	mountpoint_of(pl, v, mp, sizeof(mp));
+	fb__vol_mountpoint(pl, v, mp, sizeof(mp));
 	put(r, "\"Mountpoint\":");
-	put_str(r, mounted && is_mounted(mp) ? mp : "");
+	put_str(r, mounted && fb__vol_is_mounted(mp) ? mp : "");
 }
 
 struct create_ctx {
@@ -420,7 +91,7 @@ struct create_ctx {
 static int create_opt(void *arg, const char *key, const char *value)
 {
 	struct create_ctx *c = arg;
-	int rc = set_key(c->v, key, value);
+	int rc = fb__vol_set_key(c->v, key, value);
 
 	if (rc == -ENOENT)
 		snprintf(c->err, sizeof(c->err), "unknown option '%s' (fsbridge volumes take export=, "
@@ -438,7 +109,7 @@ static void op_create(struct plugin *pl, const char *name, const struct fb_http_
 	enum fb_events_mode em;
 	int rc;
 
-	if (vol_find(pl, name)) {
+	if (fb__vol_find(pl, name)) {
 		answer(r, NULL, NULL);  /* Docker creates again after a restart */
 		return;
 	}
@@ -463,12 +134,12 @@ static void op_create(struct plugin *pl, const char *name, const struct fb_http_
 	if (!c.err[0] && !c.v->val[K_SERVER] && !pl->o->server)
 		snprintf(c.err, sizeof(c.err), "the server is missing: give -o server=ADDR "
 		         "(vsock:2:5000, tcp:HOST:PORT, unix:PATH) or start the plugin with --server");
-	if (!c.err[0] && (rc = vol_save(pl, c.v)))
+	if (!c.err[0] && (rc = fb__vol_save(pl, c.v)))
 		snprintf(c.err, sizeof(c.err), "cannot keep the volume in %s: %s", pl->o->state_dir,
 		         strerror(-rc));
 	if (c.err[0]) {
 		fb_warn("volume %s not created: %s", name, c.err);
-		vol_free(c.v);
+		fb__vol_free(c.v);
 		answer(r, c.err, NULL);
 		return;
 	}
@@ -489,11 +160,11 @@ static void op_remove(struct plugin *pl, struct vol *v, struct reply *r)
 		answer(r, err, NULL);
 		return;
 	}
-	if (vol_unmount(pl, v, err, sizeof(err))) {
+	if (fb__vol_unmount(pl, v, err, sizeof(err))) {
 		answer(r, err, NULL);
 		return;
 	}
-	state_path(pl, v->name, path, sizeof(path));
+	fb__vol_state_path(pl, v->name, path, sizeof(path));
 	if (unlink(path) < 0 && errno != ENOENT) {
 		snprintf(err, sizeof(err), "%.400s: %s", path, strerror(errno));
 		answer(r, err, NULL);
@@ -503,7 +174,7 @@ static void op_remove(struct plugin *pl, struct vol *v, struct reply *r)
 		;
 	*pp = v->next;
 	fb_info("volume %s: removed", v->name);
-	vol_free(v);
+	fb__vol_free(v);
 	answer(r, NULL, NULL);
 }
 
@@ -512,12 +183,12 @@ static void op_mount(struct plugin *pl, struct vol *v, const char *id, struct re
 	char err[1024];
 	int rc;
 
-	if (vol_mount(pl, v, err, sizeof(err))) {
+	if (fb__vol_mount(pl, v, err, sizeof(err))) {
 		fb_warn("volume %s: %s", v->name, err);
 		answer(r, err, NULL);
 		return;
 	}
-	if ((rc = add_id(v, id)) || (rc = vol_save(pl, v))) {
+	if ((rc = fb__vol_add_id(v, id)) || (rc = fb__vol_save(pl, v))) {
 		snprintf(err, sizeof(err), "volume %s: cannot record mount %s: %s", v->name, id,
 		         strerror(-rc));
 		answer(r, err, NULL);
@@ -533,15 +204,15 @@ static void op_unmount(struct plugin *pl, struct vol *v, const char *id, struct 
 	char err[1024];
 	int rc;
 
-	if (drop_id(v, id) == -ENOENT)
+	if (fb__vol_drop_id(v, id) == -ENOENT)
 		fb_warn("volume %s: unmount of %s, which never mounted it", v->name, id);
-	if ((rc = vol_save(pl, v))) {
+	if ((rc = fb__vol_save(pl, v))) {
 		snprintf(err, sizeof(err), "volume %s: %s", v->name, strerror(-rc));
 		answer(r, err, NULL);
 		return;
 	}
 	/* Shared: the export stays mounted while any container has it. */
-	if (!v->nids && vol_unmount(pl, v, err, sizeof(err))) {
+	if (!v->nids && fb__vol_unmount(pl, v, err, sizeof(err))) {
 		answer(r, err, NULL);
 		return;
 	}
@@ -593,7 +264,7 @@ static void handle(struct plugin *pl, const struct fb_http_req *req, struct repl
 		return;
 	}
 	rc = fb_json_get(req->body, req->body_len, "Name", name, sizeof(name));
-	if (rc || !name_ok(name)) {
+	if (rc || !fb__vol_name_ok(name)) {
 		answer(r, rc == -EINVAL ? "the request is not valid JSON with a Name"
 		                        : "a volume name is 1-255 letters, digits, _ . -", NULL);
 		return;
@@ -603,7 +274,7 @@ static void handle(struct plugin *pl, const struct fb_http_req *req, struct repl
 		op_create(pl, name, req, r);
 		return;
 	}
-	v = vol_find(pl, name);
+	v = fb__vol_find(pl, name);
 	if (!v) {
 		snprintf(err, sizeof(err), "no fsbridge volume %s", name);
 		answer(r, err, NULL);
@@ -673,14 +344,14 @@ static void adopt(struct plugin *pl)
 			continue;
 		memcpy(name, de->d_name, len - 4);
 		name[len - 4] = '\0';
-		if (!name_ok(name))
+		if (!fb__vol_name_ok(name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", pl->o->state_dir, de->d_name);
-		v = vol_load(path, name);
+		v = fb__vol_load(path, name);
 		if (!v || !v->val[K_EXPORT]) {
 			fb_warn("ignoring %s: not a volume this plugin wrote", path);
 			if (v)
-				vol_free(v);
+				fb__vol_free(v);
 			continue;
 		}
 		v->next = pl->vols;
@@ -688,7 +359,7 @@ static void adopt(struct plugin *pl)
 		n++;
 		if (!v->nids)
 			continue;
-		if (vol_mount(pl, v, err, sizeof(err)))
+		if (fb__vol_mount(pl, v, err, sizeof(err)))
 			fb_warn("volume %s: in use by %d mount%s but cannot be mounted again: %s",
 			        v->name, v->nids, v->nids == 1 ? "" : "s", err);
 		else
@@ -870,7 +541,7 @@ int fb_volume_run(const struct fb_volume_opts *o)
 		struct vol *v = pl.vols;
 
 		pl.vols = v->next;
-		vol_free(v);
+		fb__vol_free(v);
 	}
 	fb_info("volume plugin stopped; its mounts stay up and are taken back at the next start");
 	return 0;
