@@ -90,13 +90,7 @@ backing=$scratch/backing
 mkdir -p "$backing/w" "$backing/u"
 chown 1234:1234 "$backing/u"
 printf 'seen\n' >"$backing/w/seen.txt"
-od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$tmp/token"
-chmod 600 "$tmp/token"
-"$WINSIDE" serve --export "$backing" --listen "unix:$tmp/ws.sock" --token-file "$tmp/token" \
-	>"$tmp/ws.out" 2>"$tmp/ws.err" &
-ws_pid=$!
-daemon_pids="$daemon_pids $ws_pid"
-wait_line "$tmp/ws.out" 'listening' "$STEP" "$ws_pid" || { fail "winside did not start: $(cat "$tmp/ws.err")"; exit 1; }
+serve_unix --export "$backing" || exit 1
 
 docker_up || exit 1
 image_up || { fail "could not build or import the test image"; exit 1; }

@@ -30,22 +30,7 @@ for d in one two Three-Folder four; do
 	mkdir -p "$scratch/$d"
 	printf '%s\n' "$d" >"$scratch/$d/which"
 done
-od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$tmp/token"
-chmod 600 "$tmp/token"
 printf '[export b]\noptions = ro\n' >"$FSBRIDGE_CONFIG"
-
-start_winside() {
-	"$WINSIDE" serve --listen "unix:$tmp/ws.sock" --token-file "$tmp/token" "$@" \
-		>"$tmp/ws.out" 2>>"$tmp/ws.err" &
-	ws_pid=$!
-	daemon_pids="$daemon_pids $ws_pid"
-	i=0
-	until grep -q listening "$tmp/ws.out" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && { fail "winside did not start: $(tail -n 3 "$tmp/ws.err")"; return 1; }
-		sleep 0.1
-	done
-}
 
 # until_true SECS CMD...: CMD succeeds within SECS seconds.
 until_true() {
@@ -67,7 +52,7 @@ gone() {
 	! is_mounted "$root/$1"
 }
 
-start_winside --export a="$scratch/one" --export b="$scratch/two" --export "$scratch/Three-Folder" || exit 1
+serve_unix --export a="$scratch/one" --export b="$scratch/two" --export "$scratch/Three-Folder" || exit 1
 mounts="$root/a $root/b $root/Three-Folder $root/d"
 "$FSB" automount --server "unix:$tmp/ws.sock" --token-file "$tmp/token" --root "$root" \
 	--interval 1 >"$tmp/am.log" 2>&1 &
@@ -90,8 +75,7 @@ esac
 echo "== the server comes back with other exports"
 kill -TERM "$ws_pid"
 wait_gone "$ws_pid" 50
-: >"$tmp/ws.out"
-start_winside --export a="$scratch/one" --export d="$scratch/four" --export "$scratch/Three-Folder" || exit 1
+serve_unix --export a="$scratch/one" --export d="$scratch/four" --export "$scratch/Three-Folder" || exit 1
 until_true 20 reads d four && ok "a new export d is mounted" || fail "no $root/d: $(tail -n 5 "$tmp/am.log")"
 until_true 20 gone b && ok "b, no longer served, is unmounted" || fail "b is still mounted"
 until_true 20 reads a one && ok "a works again after the server's restart" ||

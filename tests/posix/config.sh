@@ -22,17 +22,7 @@ mount_opts() {
 backing=$scratch/backing
 mkdir -p "$backing"
 printf 'hello\n' >"$backing/f"
-od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$tmp/token"
-chmod 600 "$tmp/token"
-"$WINSIDE" serve --export "$backing" --listen "unix:$tmp/ws.sock" --token-file "$tmp/token" \
-	>"$tmp/ws.out" 2>"$tmp/ws.err" &
-daemon_pids="$daemon_pids $!"
-i=0
-until grep -q listening "$tmp/ws.out" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && { fail "winside did not start: $(cat "$tmp/ws.err")"; exit 1; }
-	sleep 0.1
-done
+serve_unix --export "$backing" || exit 1
 
 cat >"$FSBRIDGE_CONFIG" <<CONF
 # fsbridge.conf of the test

@@ -94,6 +94,30 @@ wait_gone() {
 	return 0
 }
 
+# serve_unix ARGS...: a winside of our own on $tmp/ws.sock with the token
+# $tmp/token (made if missing), serving ARGS (--export ...); sets ws_pid,
+# returns once it listens. Its output is in $tmp/ws.out and $tmp/ws.err.
+serve_unix() {
+	if [ ! -f "$tmp/token" ]; then
+		od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$tmp/token"
+		chmod 600 "$tmp/token"
+	fi
+	: >"$tmp/ws.out"
+	"$WINSIDE" serve --listen "unix:$tmp/ws.sock" --token-file "$tmp/token" "$@" \
+		>"$tmp/ws.out" 2>>"$tmp/ws.err" &
+	ws_pid=$!
+	daemon_pids="$daemon_pids $ws_pid"
+	i=0
+	until grep -q listening "$tmp/ws.out" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$ws_pid" 2>/dev/null; then
+			fail "winside did not start: $(tail -n 3 "$tmp/ws.err")"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
 # Our own processes only: every daemon we started, and anything still
 # running with our temp paths on its command line (a private winside).
 our_pids() {
