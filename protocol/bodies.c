@@ -3,7 +3,8 @@
  * decoder for each shape, and the table (fsb__op_table, codec_int.h)
  * that gives every opcode its codecs, its log name and whether its
  * requests carry the caller. The sizes of array elements on the wire
- * are here too. Calls the cursor only; codec.c calls the table.
+ * are here too; RESUME's bodies are in resume.c. Calls the cursor only;
+ * codec.c calls the table.
  *
  * Encoders check the same limits as decoders, so a message we would reject
  * is never sent: a peer closes the connection on any bad frame, and a bug
@@ -45,7 +46,7 @@ static void get_time(struct fsb__cursor *c, struct fsb_time *t)
 		fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
 }
 
-static void put_attr(struct fsb__wcur *w, const struct fsb_attr *a)
+void fsb__put_attr(struct fsb__wcur *w, const struct fsb_attr *a)
 {
 	fsb__put_u64(w, a->ino);
 	fsb__put_u64(w, a->size);
@@ -61,7 +62,7 @@ static void put_attr(struct fsb__wcur *w, const struct fsb_attr *a)
 	put_time(w, &a->ctime);
 }
 
-static void get_attr(struct fsb__cursor *c, struct fsb_attr *a)
+void fsb__get_attr(struct fsb__cursor *c, struct fsb_attr *a)
 {
 	a->ino = fsb__get_u64(c);
 	a->size = fsb__get_u64(c);
@@ -81,14 +82,14 @@ static void put_entry_body(struct fsb__wcur *w, const struct fsb_entry *e)
 {
 	fsb__put_u64(w, e->node);
 	fsb__put_u64(w, e->gen);
-	put_attr(w, &e->attr);
+	fsb__put_attr(w, &e->attr);
 }
 
 static void get_entry_body(struct fsb__cursor *c, struct fsb_entry *e)
 {
 	e->node = fsb__get_u64(c);
 	e->gen = fsb__get_u64(c);
-	get_attr(c, &e->attr);
+	fsb__get_attr(c, &e->attr);
 }
 
 static void put_statfs_body(struct fsb__wcur *w, const struct fsb_statfs *s)
@@ -118,7 +119,7 @@ static void get_statfs_body(struct fsb__cursor *c, struct fsb_statfs *s)
 /* Arrays are sized from a count the peer chose. fsb__get_count has already
  * checked that count minimal elements fit in what is left of the frame, so
  * this allocation is bounded by the frame size. */
-static void *alloc_array(struct fsb__cursor *c, uint32_t count, size_t size)
+void *fsb__alloc_array(struct fsb__cursor *c, uint32_t count, size_t size)
 {
 	void *p;
 
@@ -240,7 +241,7 @@ static void dec_forget_req(struct fsb__cursor *c, struct fsb_msg *m)
 	uint32_t i, n;
 
 	n = fsb__get_count(c, FORGET_ITEM_SIZE);
-	r->items = alloc_array(c, n, sizeof(*r->items));
+	r->items = fsb__alloc_array(c, n, sizeof(*r->items));
 	if (!r->items)
 		return;
 	r->count = n;
@@ -498,12 +499,12 @@ static void dec_entry(struct fsb__cursor *c, struct fsb_msg *m)
 
 static void enc_attr(struct fsb__wcur *w, const struct fsb_msg *m)
 {
-	put_attr(w, &m->u.attr);
+	fsb__put_attr(w, &m->u.attr);
 }
 
 static void dec_attr(struct fsb__cursor *c, struct fsb_msg *m)
 {
-	get_attr(c, &m->u.attr);
+	fsb__get_attr(c, &m->u.attr);
 }
 
 static void enc_readdir_rep(struct fsb__wcur *w, const struct fsb_msg *m)
@@ -531,7 +532,7 @@ static void dec_readdir_rep(struct fsb__cursor *c, struct fsb_msg *m)
 
 	r->eof = fsb__get_u8(c);
 	n = fsb__get_count(c, DIRENT_FIXED_SIZE);
-	r->ents = alloc_array(c, n, sizeof(*r->ents));
+	r->ents = fsb__alloc_array(c, n, sizeof(*r->ents));
 	if (!r->ents)
 		return;
 	r->count = n;
@@ -571,7 +572,7 @@ static void dec_exports_rep(struct fsb__cursor *c, struct fsb_msg *m)
 		fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
 		return;
 	}
-	r->items = alloc_array(c, n, sizeof(*r->items));
+	r->items = fsb__alloc_array(c, n, sizeof(*r->items));
 	if (!r->items)
 		return;
 	r->count = n;
@@ -584,37 +585,37 @@ static void dec_exports_rep(struct fsb__cursor *c, struct fsb_msg *m)
 static void enc_open_rep(struct fsb__wcur *w, const struct fsb_msg *m)
 {
 	fsb__put_u64(w, m->u.open_rep.fh);
-	put_attr(w, &m->u.open_rep.attr);
+	fsb__put_attr(w, &m->u.open_rep.attr);
 }
 
 static void dec_open_rep(struct fsb__cursor *c, struct fsb_msg *m)
 {
 	m->u.open_rep.fh = fsb__get_u64(c);
-	get_attr(c, &m->u.open_rep.attr);
+	fsb__get_attr(c, &m->u.open_rep.attr);
 }
 
 static void enc_entry_rep(struct fsb__wcur *w, const struct fsb_msg *m)
 {
 	put_entry_body(w, &m->u.entry_rep.entry);
-	put_attr(w, &m->u.entry_rep.dir_attr);
+	fsb__put_attr(w, &m->u.entry_rep.dir_attr);
 	fsb__put_u64(w, m->u.entry_rep.fh);
 }
 
 static void dec_entry_rep(struct fsb__cursor *c, struct fsb_msg *m)
 {
 	get_entry_body(c, &m->u.entry_rep.entry);
-	get_attr(c, &m->u.entry_rep.dir_attr);
+	fsb__get_attr(c, &m->u.entry_rep.dir_attr);
 	m->u.entry_rep.fh = fsb__get_u64(c);
 }
 
 static void enc_dir_rep(struct fsb__wcur *w, const struct fsb_msg *m)
 {
-	put_attr(w, &m->u.dir_rep.dir_attr);
+	fsb__put_attr(w, &m->u.dir_rep.dir_attr);
 }
 
 static void dec_dir_rep(struct fsb__cursor *c, struct fsb_msg *m)
 {
-	get_attr(c, &m->u.dir_rep.dir_attr);
+	fsb__get_attr(c, &m->u.dir_rep.dir_attr);
 }
 
 static void enc_read_rep(struct fsb__wcur *w, const struct fsb_msg *m)
@@ -630,25 +631,25 @@ static void dec_read_rep(struct fsb__cursor *c, struct fsb_msg *m)
 static void enc_write_rep(struct fsb__wcur *w, const struct fsb_msg *m)
 {
 	fsb__put_u32(w, m->u.write_rep.written);
-	put_attr(w, &m->u.write_rep.attr);
+	fsb__put_attr(w, &m->u.write_rep.attr);
 }
 
 static void dec_write_rep(struct fsb__cursor *c, struct fsb_msg *m)
 {
 	m->u.write_rep.written = fsb__get_u32(c);
-	get_attr(c, &m->u.write_rep.attr);
+	fsb__get_attr(c, &m->u.write_rep.attr);
 }
 
 static void enc_rename_rep(struct fsb__wcur *w, const struct fsb_msg *m)
 {
-	put_attr(w, &m->u.rename_rep.olddir_attr);
-	put_attr(w, &m->u.rename_rep.newdir_attr);
+	fsb__put_attr(w, &m->u.rename_rep.olddir_attr);
+	fsb__put_attr(w, &m->u.rename_rep.newdir_attr);
 }
 
 static void dec_rename_rep(struct fsb__cursor *c, struct fsb_msg *m)
 {
-	get_attr(c, &m->u.rename_rep.olddir_attr);
-	get_attr(c, &m->u.rename_rep.newdir_attr);
+	fsb__get_attr(c, &m->u.rename_rep.olddir_attr);
+	fsb__get_attr(c, &m->u.rename_rep.newdir_attr);
 }
 
 static void enc_readlink_rep(struct fsb__wcur *w, const struct fsb_msg *m)
@@ -699,7 +700,7 @@ static void enc_events(struct fsb__wcur *w, const struct fsb_msg *m)
 		fsb__put_u64(w, ev->seq);
 		fsb__put_str(w, ev->path, FSB_PATH_MAX);
 		if (ev->flags & FSB_EVF_ATTR)
-			put_attr(w, &ev->attr);
+			fsb__put_attr(w, &ev->attr);
 	}
 }
 
@@ -710,7 +711,7 @@ static void dec_events(struct fsb__cursor *c, struct fsb_msg *m)
 	uint32_t i, n;
 
 	n = fsb__get_count(c, EVENT_FIXED_SIZE);
-	r->events = alloc_array(c, n, sizeof(*r->events));
+	r->events = fsb__alloc_array(c, n, sizeof(*r->events));
 	if (!r->events)
 		return;
 	r->count = n;
@@ -724,7 +725,7 @@ static void dec_events(struct fsb__cursor *c, struct fsb_msg *m)
 		ev->seq = fsb__get_u64(c);
 		fsb__get_str(c, &ev->path, FSB_PATH_MAX);
 		if (ev->flags & FSB_EVF_ATTR)
-			get_attr(c, &ev->attr);
+			fsb__get_attr(c, &ev->attr);
 	}
 }
 
@@ -757,6 +758,7 @@ const struct fsb__op_codec fsb__op_table[FSB_OP__COUNT] = {
 	[FSB_OP_EVENT] = { enc_events, dec_events, NULL, NULL, "EVENT" },
 	[FSB_OP_EXPORTS] = { enc_empty, dec_empty, enc_exports_rep, dec_exports_rep, "EXPORTS" },
 	[FSB_OP_FALLOCATE] = { enc_fallocate_req, dec_fallocate_req, enc_attr, dec_attr, "FALLOCATE" },
+	[FSB_OP_RESUME] = { fsb__enc_resume_req, fsb__dec_resume_req, fsb__enc_resume_rep, fsb__dec_resume_rep, "RESUME" },
 };
 
 int fsb_op_takes_cred(unsigned op)

@@ -233,5 +233,13 @@ void fsb_msg_release(struct fsb_msg *m)
 		free(m->u.exports_rep.items);
 		m->u.exports_rep.items = NULL;
 		m->u.exports_rep.count = 0;
+	} else if (m->op == FSB_OP_RESUME && m->flags == 0) {
+		free(m->u.resume.items);
+		m->u.resume.items = NULL;
+		m->u.resume.count = 0;
+	} else if (m->op == FSB_OP_RESUME && m->flags == FSB_F_REPLY && m->status == 0) {
+		free(m->u.resume_rep.items);
+		m->u.resume_rep.items = NULL;
+		m->u.resume_rep.count = 0;
 	}
 }

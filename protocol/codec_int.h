@@ -1,6 +1,7 @@
 /*
  * codec_int.h - what codec.c (frames) takes from bodies.c (message
- * bodies): the per-opcode table.
+ * bodies): the per-opcode table; and the few helpers bodies.c shares
+ * with resume.c.
  *
  * One table row per opcode gives the request and reply codecs and the log
  * name. A missing reply codec means the op is never answered (FORGET,
@@ -27,5 +28,18 @@ struct fsb__op_codec {
 };
 
 extern const struct fsb__op_codec fsb__op_table[FSB_OP__COUNT];
+
+/* Pieces of bodies.c that the other body files share. */
+void fsb__put_attr(struct fsb__wcur *w, const struct fsb_attr *a);
+void fsb__get_attr(struct fsb__cursor *c, struct fsb_attr *a);
+/* calloc(count, size) for a count fsb__get_count has bounded; NULL (and
+ * c->err set on allocation failure) when count is 0 or c->err is set. */
+void *fsb__alloc_array(struct fsb__cursor *c, uint32_t count, size_t size);
+
+/* resume.c: RESUME request and reply. */
+fsb__enc_fn fsb__enc_resume_req;
+fsb__dec_fn fsb__dec_resume_req;
+fsb__enc_fn fsb__enc_resume_rep;
+fsb__dec_fn fsb__dec_resume_rep;
 
 #endif

@@ -12,6 +12,8 @@
  *      or change ownership or remove names, negotiated by FSB_CAP_CREDS.
  *      EXPORTS (26), the server's exports by name, negotiated by
  *      FSB_CAP_EXPORTS.
+ *      RESUME (27), re-attaching a client's node ids and handles to a new
+ *      session after a server restart, negotiated by FSB_CAP_RESUME.
  */
 #ifndef FSB_PROTO_H
 #define FSB_PROTO_H
@@ -72,6 +74,7 @@ enum fsb_op {
 	FSB_OP_EVENT = 24,      /* server push only */
 	FSB_OP_FALLOCATE = 25,  /* only with FSB_CAP_FALLOCATE */
 	FSB_OP_EXPORTS = 26,    /* only with FSB_CAP_EXPORTS */
+	FSB_OP_RESUME = 27,     /* only with FSB_CAP_RESUME, right after HELLO */
 	FSB_OP__COUNT
 };
 
@@ -159,6 +162,7 @@ enum fsb_cap {
 	FSB_CAP_CREDS = 1u << 8,            /* requests may carry FSB_F_CRED and
 	                                     * the server applies them */
 	FSB_CAP_EXPORTS = 1u << 9,          /* EXPORTS lists the exports */
+	FSB_CAP_RESUME = 1u << 10,          /* RESUME re-attaches old ids */
 };
 
 /* File type and permission bits: the traditional Unix values on the wire. */
@@ -480,6 +484,65 @@ struct fsb_exports_rep {
 	struct fsb_export_item *items; /* decoded: malloc'd */
 };
 
+/*
+ * RESUME: after a server restart, a new session adopts the node ids and
+ * handle numbers the client still holds. Items are applied in order, so a
+ * node's parent comes before it. Ids and handle numbers must be below
+ * FSB_RESUME_ID_END: the server's own counters go on above every adopted
+ * value, and must never wrap.
+ */
+#define FSB_RESUME_MAX 4096u            /* items per frame */
+#define FSB_RESUME_ID_END (1ull << 63)
+
+enum fsb_resume_kind {
+	FSB_RESUME_NODE = 1,
+	FSB_RESUME_HANDLE = 2,
+};
+
+/* "Node `id` is `name` in `parent`; I saw it as inode `ino` of `type`
+ * and hold `nlookup` lookup references on it." */
+struct fsb_resume_node {
+	uint64_t id;
+	uint64_t parent;             /* 1 or a node resumed before */
+	uint64_t nlookup;            /* >= 1 */
+	uint64_t ino;                /* attr.ino as the client last saw it */
+	uint32_t type;               /* its attr.mode & FSB_S_IFMT */
+	struct fsb_str name;         /* <= FSB_NAME_MAX */
+};
+
+/* "Handle `fh` is node `node` opened with `flags`." */
+struct fsb_resume_handle {
+	uint64_t fh;
+	uint64_t node;
+	uint32_t flags;              /* enum fsb_open_flag as opened */
+};
+
+struct fsb_resume_item {
+	uint8_t kind;                /* enum fsb_resume_kind */
+	union {
+		struct fsb_resume_node node;
+		struct fsb_resume_handle handle;
+	} u;
+};
+
+struct fsb_resume_req {
+	uint64_t gen;                /* the generation the ids carry */
+	uint32_t count;              /* <= FSB_RESUME_MAX */
+	struct fsb_resume_item *items; /* decoded: malloc'd */
+};
+
+/* One per request item, in order: 0 or an FSB_E* code, and for a node
+ * resumed with status 0 its current attributes (zeros otherwise). */
+struct fsb_resume_result {
+	uint32_t status;
+	struct fsb_attr attr;
+};
+
+struct fsb_resume_rep {
+	uint32_t count;              /* the request's count */
+	struct fsb_resume_result *items; /* decoded: malloc'd */
+};
+
 struct fsb_ping {               /* request and reply */
 	uint64_t nonce;
 };
@@ -503,14 +566,16 @@ struct fsb_error_rep {
  *                      SETATTR setattr, READDIRPLUS readdir,
  *                      OPEN open, CREATE/MKDIR/MKNOD create,
  *                      READ/WRITE io, FLUSH/FSYNC/RELEASE fh,
- *                      RENAME rename, SYMLINK symlink, LINK link, PING ping
+ *                      RENAME rename, SYMLINK symlink, LINK link, PING ping,
+ *                      RESUME resume
  *   reply, status 0    HELLO hello_rep, LOOKUP entry, GETATTR/SETATTR attr,
  *                      READDIRPLUS readdir_rep, OPEN open_rep,
  *                      CREATE/MKDIR/MKNOD/SYMLINK/LINK entry_rep,
  *                      READ read_rep, WRITE write_rep,
  *                      FLUSH/FSYNC/RELEASE (empty), UNLINK/RMDIR dir_rep,
  *                      RENAME rename_rep, READLINK readlink_rep,
- *                      STATFS statfs, PING ping, EXPORTS exports_rep
+ *                      STATFS statfs, PING ping, EXPORTS exports_rep,
+ *                      RESUME resume_rep
  *   reply, status != 0 error
  *   push (EVENT)       events
  */
@@ -547,6 +612,8 @@ struct fsb_msg {
 		struct fsb_ping ping;
 		struct fsb_event_push events;
 		struct fsb_exports_rep exports_rep;
+		struct fsb_resume_req resume;
+		struct fsb_resume_rep resume_rep;
 		struct fsb_error_rep error;
 		struct fsb_entry entry;
 		struct fsb_attr attr;
@@ -594,7 +661,8 @@ int fsb_msg_encode(struct fsb_wbuf *wb, const struct fsb_msg *m);
  * unknown opcodes, REPLY+PUSH, pushes of non-EVENT ops, fields running past
  * the end, trailing bytes, strings with NUL bytes, names > FSB_NAME_MAX,
  * paths > FSB_PATH_MAX, tokens > FSB_TOKEN_MAX, I/O > FSB_MAX_IO,
- * nsec >= 1e9, unknown event kinds.
+ * nsec >= 1e9, unknown event kinds, RESUME counts over FSB_RESUME_MAX,
+ * unknown RESUME item kinds and types with bits outside FSB_S_IFMT.
  */
 int fsb_msg_decode(const uint8_t *frame, size_t len, struct fsb_msg *m);
 void fsb_msg_release(struct fsb_msg *m);

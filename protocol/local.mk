@@ -7,6 +7,7 @@ libfsbproto_a_SOURCES = \
 	protocol/codec_int.h \
 	protocol/codec.c \
 	protocol/bodies.c \
+	protocol/resume.c \
 	protocol/names.c
 if !HOST_MINGW
 libfsbproto_a_SOURCES += protocol/errno_map.c

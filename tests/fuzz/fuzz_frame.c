@@ -267,6 +267,38 @@ static void fill_body(struct fsb_msg *m)
 			m->u.exports_rep.items = items;
 		}
 		break;
+	case FSB_OP_RESUME:
+		if (reply) {
+			static struct fsb_resume_result res[3];
+
+			seed_attr(&res[0].attr);
+			res[1].status = FSB_ESTALE;
+			m->u.resume_rep.count = 3;
+			m->u.resume_rep.items = res;
+		} else {
+			static struct fsb_resume_item its[3];
+
+			its[0].kind = FSB_RESUME_NODE;
+			its[0].u.node.id = 2;
+			its[0].u.node.parent = 1;
+			its[0].u.node.nlookup = 1;
+			its[0].u.node.ino = 2;
+			its[0].u.node.type = FSB_S_IFDIR;
+			its[0].u.node.name = str_of("d");
+			its[1] = its[0];
+			its[1].u.node.id = 3;
+			its[1].u.node.parent = 2;
+			its[1].u.node.type = FSB_S_IFREG;
+			its[1].u.node.name = str_of("f");
+			its[2].kind = FSB_RESUME_HANDLE;
+			its[2].u.handle.fh = 1;
+			its[2].u.handle.node = 3;
+			its[2].u.handle.flags = FSB_O_RDWR;
+			m->u.resume.gen = 1;
+			m->u.resume.count = 3;
+			m->u.resume.items = its;
+		}
+		break;
 	case FSB_OP_FALLOCATE:
 		if (reply) {
 			seed_attr(&m->u.attr);

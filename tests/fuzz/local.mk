@@ -12,6 +12,7 @@ FUZZ_PROTO_SRC = \
 	$(top_srcdir)/protocol/cursor.c \
 	$(top_srcdir)/protocol/codec.c \
 	$(top_srcdir)/protocol/bodies.c \
+	$(top_srcdir)/protocol/resume.c \
 	$(top_srcdir)/protocol/names.c
 FUZZ_PROTO_HDR = \
 	$(top_srcdir)/protocol/fsb_proto.h \

@@ -77,6 +77,8 @@ static struct fsb_forget_item forget_items[3];
 static struct fsb_dirent dirents[3];
 static struct fsb_event events[6];
 static struct fsb_export_item export_items[3];
+static struct fsb_resume_item resume_items[3];
+static struct fsb_resume_result resume_results[3];
 
 static void init_fixtures(void)
 {
@@ -100,6 +102,27 @@ static void init_fixtures(void)
 	export_items[1].path = str_of("C:\\Users\\me\\src");
 	export_items[2].name = str_of("data-2");
 	export_items[2].path = str_of("/srv/data");
+	resume_items[0].kind = FSB_RESUME_NODE;
+	resume_items[0].u.node.id = 7;
+	resume_items[0].u.node.parent = 1;
+	resume_items[0].u.node.nlookup = 3;
+	resume_items[0].u.node.ino = 0x123456789abcdef0ull;
+	resume_items[0].u.node.type = FSB_S_IFDIR;
+	resume_items[0].u.node.name = str_of("résumé.txt");
+	resume_items[1].kind = FSB_RESUME_HANDLE;
+	resume_items[1].u.handle.fh = 9;
+	resume_items[1].u.handle.node = 7;
+	resume_items[1].u.handle.flags = FSB_O_RDWR | FSB_O_APPEND;
+	resume_items[2].kind = FSB_RESUME_NODE;
+	resume_items[2].u.node.id = (1ull << 63) - 1;
+	resume_items[2].u.node.parent = 7;
+	resume_items[2].u.node.nlookup = 1;
+	resume_items[2].u.node.ino = 2;
+	resume_items[2].u.node.type = FSB_S_IFLNK;
+	resume_items[2].u.node.name = str_of("l");
+	fill_attr(&resume_results[0].attr, 50);
+	resume_results[1].status = FSB_ESTALE;
+	resume_results[2].status = FSB_ENOENT;
 	memset(events, 0, sizeof(events));
 	events[0].kind = FSB_EV_CREATED;
 	events[0].flags = FSB_EVF_ATTR;
@@ -237,6 +260,11 @@ static void make_request(unsigned op, struct fsb_msg *m)
 		break;
 	case FSB_OP_EXPORTS:
 		break;          /* no body */
+	case FSB_OP_RESUME:
+		m->u.resume.gen = 0x8877665544332211ull;
+		m->u.resume.count = ARRAY_SIZE(resume_items);
+		m->u.resume.items = resume_items;
+		break;
 	default:
 		fail_msg("no request for op %u", op);
 	}
@@ -316,6 +344,10 @@ static void make_reply(unsigned op, struct fsb_msg *m)
 	case FSB_OP_EXPORTS:
 		m->u.exports_rep.count = ARRAY_SIZE(export_items);
 		m->u.exports_rep.items = export_items;
+		break;
+	case FSB_OP_RESUME:
+		m->u.resume_rep.count = ARRAY_SIZE(resume_results);
+		m->u.resume_rep.items = resume_results;
 		break;
 	default:
 		fail_msg("no reply for op %u", op);
@@ -397,6 +429,24 @@ static void assert_statfs_eq(const struct fsb_statfs *a, const struct fsb_statfs
 	assert_int_equal(a->bsize, b->bsize);
 	assert_int_equal(a->frsize, b->frsize);
 	assert_int_equal(a->namemax, b->namemax);
+}
+
+static void assert_resume_item_eq(const struct fsb_resume_item *a,
+                                  const struct fsb_resume_item *b)
+{
+	assert_int_equal(a->kind, b->kind);
+	if (a->kind == FSB_RESUME_HANDLE) {
+		assert_int_equal(a->u.handle.fh, b->u.handle.fh);
+		assert_int_equal(a->u.handle.node, b->u.handle.node);
+		assert_int_equal(a->u.handle.flags, b->u.handle.flags);
+		return;
+	}
+	assert_int_equal(a->u.node.id, b->u.node.id);
+	assert_int_equal(a->u.node.parent, b->u.node.parent);
+	assert_int_equal(a->u.node.nlookup, b->u.node.nlookup);
+	assert_int_equal(a->u.node.ino, b->u.node.ino);
+	assert_int_equal(a->u.node.type, b->u.node.type);
+	assert_str_eq(a->u.node.name, b->u.node.name);
 }
 
 static void assert_request_eq(const struct fsb_msg *a, const struct fsb_msg *b)
@@ -502,6 +552,12 @@ static void assert_request_eq(const struct fsb_msg *a, const struct fsb_msg *b)
 		break;
 	case FSB_OP_EXPORTS:
 		break;          /* no body */
+	case FSB_OP_RESUME:
+		assert_int_equal(a->u.resume.gen, b->u.resume.gen);
+		assert_int_equal(a->u.resume.count, b->u.resume.count);
+		for (i = 0; i < a->u.resume.count; i++)
+			assert_resume_item_eq(&a->u.resume.items[i], &b->u.resume.items[i]);
+		break;
 	default:
 		fail_msg("request op %u", a->op);
 	}
@@ -587,6 +643,13 @@ static void assert_reply_eq(const struct fsb_msg *a, const struct fsb_msg *b)
 		for (i = 0; i < a->u.exports_rep.count; i++) {
 			assert_str_eq(a->u.exports_rep.items[i].name, b->u.exports_rep.items[i].name);
 			assert_str_eq(a->u.exports_rep.items[i].path, b->u.exports_rep.items[i].path);
+		}
+		break;
+	case FSB_OP_RESUME:
+		assert_int_equal(a->u.resume_rep.count, b->u.resume_rep.count);
+		for (i = 0; i < a->u.resume_rep.count; i++) {
+			assert_int_equal(a->u.resume_rep.items[i].status, b->u.resume_rep.items[i].status);
+			assert_attr_eq(&a->u.resume_rep.items[i].attr, &b->u.resume_rep.items[i].attr);
 		}
 		break;
 	default:
@@ -1791,6 +1854,167 @@ static void test_exports_limits(void **state)
 	assert_raw_rejects(&r, FSB_EFRAME_TRAILING);
 }
 
+/* RESUME, byte by byte: the request's gen and count, then one node item
+ * (kind 1, id, parent, nlookup, ino, type, name) and one handle item
+ * (kind 2, fh, node, flags); the reply's count, then status + attr. */
+static void test_resume_layout(void **state)
+{
+	struct fsb_resume_item items[2];
+	struct fsb_resume_result res;
+	struct fsb_wbuf wb;
+	struct fsb_msg m;
+	const uint8_t *p;
+	int i;
+
+	memset(items, 0, sizeof(items));
+	items[0] = resume_items[0];
+	items[0].u.node.name = str_of("ab");
+	items[1] = resume_items[1];
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_RESUME;
+	m.id = 5;
+	m.u.resume.gen = 0x0102030405060708ull;
+	m.u.resume.count = 2;
+	m.u.resume.items = items;
+	fsb_wbuf_init(&wb);
+	assert_int_equal(fsb_msg_encode(&wb, &m), 0);
+	assert_int_equal(wb.len, FSB_HDR_SIZE + 12 + (1 + 32 + 4 + 4 + 2) + (1 + 16 + 4));
+	p = wb.data + FSB_HDR_SIZE;
+	for (i = 0; i < 8; i++)
+		assert_int_equal(p[i], 8 - i);
+	assert_int_equal(get_le32(p + 8), 2);
+	p += 12;
+	assert_int_equal(p[0], FSB_RESUME_NODE);
+	assert_int_equal(get_le32(p + 1), 7);               /* id */
+	assert_int_equal(get_le32(p + 5), 0);
+	assert_int_equal(get_le32(p + 9), 1);               /* parent */
+	assert_int_equal(get_le32(p + 17), 3);              /* nlookup */
+	assert_int_equal(get_le32(p + 25), 0x9abcdef0u);    /* ino */
+	assert_int_equal(get_le32(p + 29), 0x12345678u);
+	assert_int_equal(get_le32(p + 33), FSB_S_IFDIR);    /* type */
+	assert_int_equal(get_le32(p + 37), 2);              /* name */
+	assert_memory_equal(p + 41, "ab", 2);
+	p += 43;
+	assert_int_equal(p[0], FSB_RESUME_HANDLE);
+	assert_int_equal(get_le32(p + 1), 9);               /* fh */
+	assert_int_equal(get_le32(p + 9), 7);               /* node */
+	assert_int_equal(get_le32(p + 17), FSB_O_RDWR | FSB_O_APPEND);
+
+	fsb_wbuf_reset(&wb);
+	memset(&res, 0, sizeof(res));
+	res.status = FSB_EEXIST;
+	res.attr.ino = 0x42;
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_RESUME;
+	m.flags = FSB_F_REPLY;
+	m.id = 5;
+	m.u.resume_rep.count = 1;
+	m.u.resume_rep.items = &res;
+	assert_int_equal(fsb_msg_encode(&wb, &m), 0);
+	assert_int_equal(wb.len, FSB_HDR_SIZE + 4 + 4 + FSB_ATTR_WIRE_SIZE);
+	p = wb.data + FSB_HDR_SIZE;
+	assert_int_equal(get_le32(p), 1);
+	assert_int_equal(get_le32(p + 4), FSB_EEXIST);
+	assert_int_equal(p[8], 0x42);                       /* attr.ino */
+	fsb_wbuf_release(&wb);
+}
+
+static void raw_resume_node(struct raw *r, uint8_t kind, uint32_t type, uint32_t namelen)
+{
+	raw_u8(r, kind);
+	raw_u64(r, 2);
+	raw_u64(r, 1);
+	raw_u64(r, 1);
+	raw_u64(r, 99);
+	raw_u32(r, type);
+	raw_run(r, namelen, 'n');
+}
+
+/* RESUME's counts are capped before allocating, kinds and types are
+ * known ones, names are names, statuses are wire codes. */
+static void test_resume_limits(void **state)
+{
+	static const uint8_t kinds[] = { 0, 3, 0xff };
+	struct fsb_resume_item bad;
+	struct fsb_wbuf wb;
+	struct fsb_msg m;
+	struct raw r;
+	uint32_t i;
+
+	raw_begin(&r, FSB_OP_RESUME, 0, 0, 1);
+	raw_u64(&r, 1);
+	raw_u32(&r, 1000);               /* a thousand claimed, room for one */
+	raw_resume_node(&r, FSB_RESUME_NODE, FSB_S_IFREG, 1);
+	assert_raw_rejects(&r, FSB_EFRAME_LEN);
+	raw_begin(&r, FSB_OP_RESUME, 0, 0, 1);
+	raw_u64(&r, 1);
+	raw_u32(&r, FSB_RESUME_MAX + 1);
+	for (i = 0; i <= FSB_RESUME_MAX; i++) {
+		raw_u8(&r, FSB_RESUME_HANDLE);
+		raw_fill(&r, 0, 20);
+	}
+	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
+	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
+		raw_begin(&r, FSB_OP_RESUME, 0, 0, 1);
+		raw_u64(&r, 1);
+		raw_u32(&r, 1);
+		raw_resume_node(&r, kinds[i], FSB_S_IFREG, 1);
+		assert_raw_rejects(&r, FSB_EFRAME_VALUE);
+	}
+	raw_begin(&r, FSB_OP_RESUME, 0, 0, 1);
+	raw_u64(&r, 1);
+	raw_u32(&r, 1);
+	raw_resume_node(&r, FSB_RESUME_NODE, FSB_S_IFREG, FSB_NAME_MAX + 1);
+	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
+	raw_begin(&r, FSB_OP_RESUME, 0, 0, 1);
+	raw_u64(&r, 1);
+	raw_u32(&r, 1);
+	raw_resume_node(&r, FSB_RESUME_NODE, FSB_S_IFREG | 0644, 1);
+	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
+	raw_begin(&r, FSB_OP_RESUME, FSB_F_REPLY, 0, 1);
+	raw_u32(&r, 2);                  /* two claimed, room for none */
+	assert_raw_rejects(&r, FSB_EFRAME_LEN);
+	raw_begin(&r, FSB_OP_RESUME, FSB_F_REPLY, 0, 1);
+	raw_u32(&r, 1);
+	raw_u32(&r, FSB_STATUS__WIRE_MAX);
+	raw_attr(&r, 0);
+	assert_raw_rejects(&r, FSB_EFRAME_VALUE);
+	raw_begin(&r, FSB_OP_RESUME, FSB_F_CRED, 0, 1);
+	raw_u64(&r, 1);
+	raw_u32(&r, 0);
+	raw_fill(&r, 0, FSB_CRED_WIRE_SIZE);
+	raw_end(&r);
+	assert_int_equal(fsb_frame_check(r.buf, r.len, NULL), -FSB_EFRAME_OP);
+	free(r.buf);
+
+	/* A name of exactly FSB_NAME_MAX is fine. */
+	raw_begin(&r, FSB_OP_RESUME, 0, 0, 1);
+	raw_u64(&r, 1);
+	raw_u32(&r, 1);
+	raw_resume_node(&r, FSB_RESUME_NODE, FSB_S_IFREG, FSB_NAME_MAX);
+	raw_end(&r);
+	assert_int_equal(fsb_msg_decode(r.buf, r.len, &m), 0);
+	assert_int_equal(m.u.resume.items[0].u.node.name.len, FSB_NAME_MAX);
+	fsb_msg_release(&m);
+	free(r.buf);
+
+	/* The encoder refuses what the decoder would. */
+	fsb_wbuf_init(&wb);
+	make_request(FSB_OP_RESUME, &m);
+	m.u.resume.count = FSB_RESUME_MAX + 1;
+	assert_int_equal(fsb_msg_encode(&wb, &m), -FSB_EFRAME_VALUE);
+	bad = resume_items[0];
+	bad.kind = 3;
+	m.u.resume.count = 1;
+	m.u.resume.items = &bad;
+	assert_int_equal(fsb_msg_encode(&wb, &m), -FSB_EFRAME_VALUE);
+	bad.kind = FSB_RESUME_NODE;
+	bad.u.node.type = FSB_S_IFREG | 0755;
+	assert_int_equal(fsb_msg_encode(&wb, &m), -FSB_EFRAME_VALUE);
+	assert_int_equal(wb.len, 0);
+	fsb_wbuf_release(&wb);
+}
+
 static void test_unknown_event_kind(void **state)
 {
 	static const uint8_t kinds[] = { 0, FSB_EV__COUNT, 0xff };
@@ -2078,6 +2302,8 @@ int main(void)
 		cmocka_unit_test(test_over_long_name),
 		cmocka_unit_test(test_value_limits),
 		cmocka_unit_test(test_exports_limits),
+		cmocka_unit_test(test_resume_layout),
+		cmocka_unit_test(test_resume_limits),
 		cmocka_unit_test(test_unknown_event_kind),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_random_mutations),
