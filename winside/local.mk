@@ -37,6 +37,7 @@ libwinside_core_a_SOURCES = \
 	winside/core/ops_dir.c \
 	winside/core/owner.c \
 	winside/core/ops_server.c \
+	winside/core/ops_resume.c \
 	winside/core/events.c
 libwinside_core_a_CPPFLAGS = $(WS_CORE_CPPFLAGS)
 

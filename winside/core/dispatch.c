@@ -23,8 +23,9 @@ struct ws_op_desc {
 	unsigned flags;
 };
 
-/* HELLO and FORGET never get here: the reader handles them in order. OPEN
- * checks its access mode itself, since only writable opens mutate. */
+/* HELLO and FORGET never get here: the reader handles them in order.
+ * RESUME comes from the reader too, which runs it inline. OPEN and RESUME
+ * check access modes themselves, since only writable opens mutate. */
 static const struct ws_op_desc op_table[FSB_OP__COUNT] = {
 	[FSB_OP_LOOKUP] = { ws__op_lookup, 0 },
 	[FSB_OP_GETATTR] = { ws__op_getattr, 0 },
@@ -49,6 +50,7 @@ static const struct ws_op_desc op_table[FSB_OP__COUNT] = {
 	[FSB_OP_PING] = { ws__op_ping, 0 },
 	[FSB_OP_FALLOCATE] = { ws__op_fallocate, WS_OPF_MUTATES },
 	[FSB_OP_EXPORTS] = { ws__op_exports, 0 },
+	[FSB_OP_RESUME] = { ws__op_resume, 0 },
 };
 
 /* ---- helpers for handlers ---------------------------------------------- */
@@ -223,6 +225,10 @@ static void describe(const struct fsb_msg *m, char *buf, size_t len)
 	case FSB_OP_FSYNC:
 	case FSB_OP_RELEASE:
 		snprintf(buf, len, "%s fh %" PRIu64, op, m->u.fh.fh);
+		break;
+	case FSB_OP_RESUME:
+		snprintf(buf, len, "%s of %u item%s, generation %" PRIu64, op, m->u.resume.count,
+		         m->u.resume.count == 1 ? "" : "s", m->u.resume.gen);
 		break;
 	default:
 		snprintf(buf, len, "%s", op);

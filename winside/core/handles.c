@@ -62,29 +62,6 @@ void ws_handles_unreserve(struct ws_handles *h)
 	pthread_mutex_unlock(&h->lock);
 }
 
-int ws_handles_add(struct ws_handles *h, struct ws_node *node, struct ws_bfile *bf,
-                   uint32_t flags, uint64_t *fh)
-{
-	struct ws_handle *hd = calloc(1, sizeof(*hd));
-
-	if (!hd) {
-		h->be->ops->release(h->be, bf);
-		ws_nodes_unpin(h->nodes, node);
-		ws_handles_unreserve(h);
-		return -FSB_ENOMEM;
-	}
-	hd->refs = 1;
-	hd->flags = flags;
-	hd->node = node;
-	hd->bf = bf;
-	pthread_mutex_lock(&h->lock);
-	hd->fh = h->next_fh++;
-	ws_htab_insert(&h->map, &hd->link, ws_hash_u64(hd->fh));
-	pthread_mutex_unlock(&h->lock);
-	*fh = hd->fh;
-	return 0;
-}
-
 static struct ws_handle *find(struct ws_handles *h, uint64_t fh)
 {
 	uint64_t hash = ws_hash_u64(fh);
@@ -97,6 +74,69 @@ static struct ws_handle *find(struct ws_handles *h, uint64_t fh)
 			return hd;
 	}
 	return NULL;
+}
+
+/* Undo a reservation made for `bf` on `node`: close it, drop the pin. */
+static void discard(struct ws_handles *h, struct ws_node *node, struct ws_bfile *bf)
+{
+	h->be->ops->release(h->be, bf);
+	ws_nodes_unpin(h->nodes, node);
+	ws_handles_unreserve(h);
+}
+
+/* Insert a handle numbered `want`, or the next number when want is 0. */
+static int insert(struct ws_handles *h, struct ws_node *node, struct ws_bfile *bf,
+                  uint32_t flags, uint64_t want, uint64_t *fh)
+{
+	struct ws_handle *hd = calloc(1, sizeof(*hd));
+	int rc = 0;
+
+	if (!hd) {
+		discard(h, node, bf);
+		return -FSB_ENOMEM;
+	}
+	hd->refs = 1;
+	hd->flags = flags;
+	hd->node = node;
+	hd->bf = bf;
+	pthread_mutex_lock(&h->lock);
+	if (!want) {
+		hd->fh = h->next_fh++;
+	} else if (want >= FSB_RESUME_ID_END || find(h, want)) {
+		rc = -FSB_EINVAL;
+	} else {
+		hd->fh = want;
+		if (h->next_fh <= want)
+			h->next_fh = want + 1;
+	}
+	if (!rc)
+		ws_htab_insert(&h->map, &hd->link, ws_hash_u64(hd->fh));
+	pthread_mutex_unlock(&h->lock);
+	if (rc) {
+		free(hd);
+		discard(h, node, bf);
+		return rc;
+	}
+	*fh = hd->fh;
+	return 0;
+}
+
+int ws_handles_add(struct ws_handles *h, struct ws_node *node, struct ws_bfile *bf,
+                   uint32_t flags, uint64_t *fh)
+{
+	return insert(h, node, bf, flags, 0, fh);
+}
+
+int ws_handles_adopt(struct ws_handles *h, struct ws_node *node, struct ws_bfile *bf,
+                     uint32_t flags, uint64_t fh)
+{
+	uint64_t got;
+
+	if (!fh) {
+		discard(h, node, bf);
+		return -FSB_EINVAL;
+	}
+	return insert(h, node, bf, flags, fh, &got);
 }
 
 struct ws_handle *ws_handles_get(struct ws_handles *h, uint64_t fh)

@@ -158,6 +158,46 @@ int ws_nodes_enter(struct ws_nodes *t, struct ws_bnode *bn, const struct ws_iden
 	return 0;
 }
 
+int ws_nodes_adopt(struct ws_nodes *t, uint64_t id, struct ws_bnode *bn,
+                   const struct ws_ident *ident, uint64_t nlookup)
+{
+	struct ws_node *n;
+	int rc;
+
+	n = calloc(1, sizeof(*n));
+	pthread_mutex_lock(&t->lock);
+	if (id <= WS_ROOT_ID || id >= FSB_RESUME_ID_END || !nlookup || find_id(t, id))
+		rc = -FSB_EINVAL;
+	else if (find_ident(t, ident))
+		rc = -FSB_EEXIST;
+	else if (!n)
+		rc = -FSB_ENOMEM;
+	else
+		rc = 0;
+	if (!rc) {
+		n->id = id;
+		n->ident = *ident;
+		n->bnode = bn;
+		n->nlookup = nlookup;
+		link_node(t, n);
+		if (t->next_id <= id)
+			t->next_id = id + 1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (rc) {
+		free(n);
+		t->be->ops->forget(t->be, bn);
+	}
+	return rc;
+}
+
+void ws_nodes_set_gen(struct ws_nodes *t, uint64_t gen)
+{
+	pthread_mutex_lock(&t->lock);
+	t->gen = gen;
+	pthread_mutex_unlock(&t->lock);
+}
+
 int ws_nodes_ref_ident(struct ws_nodes *t, const struct ws_ident *ident, uint64_t *id)
 {
 	struct ws_node *n;

@@ -44,34 +44,33 @@ static void expect_written(struct ws_req *r, struct ws_echo *e, const struct ws_
 		ws_echo_object(e, &hd->node->ident);
 }
 
-int ws__op_open(struct ws_req *r)
+int ws__check_open(struct ws_req *r, uint32_t flags)
 {
-	const struct fsb_open_req *q = &r->in.u.open;
-	struct ws_backend *be = ws__be(r);
-	struct ws_bfile *bf;
-	struct ws_echo echo;
-	struct ws_node *n;
-	uint32_t flags = q->flags;
-	int rc;
+	int rc = check_flags(r, flags);
 
-	rc = check_flags(r, flags);
 	if (rc)
 		return rc;
 	if (r->s->srv->readonly &&
 	    ((flags & FSB_O_ACCMODE) != FSB_O_RDONLY || (flags & (FSB_O_TRUNC | FSB_O_CREAT))))
 		return ws__fail(r, -FSB_EROFS, "the export is served read-only");
-	/* OPEN names an existing node; creating is CREATE's job. */
-	flags &= ~(uint32_t)(FSB_O_CREAT | FSB_O_EXCL);
-	rc = ws__pin(r, q->node, &n);
-	if (rc)
-		return rc;
+	return 0;
+}
+
+int ws__open_pinned(struct ws_req *r, struct ws_node *n, uint32_t flags, uint64_t want,
+                    uint64_t *fh, struct fsb_attr *attr)
+{
+	struct ws_backend *be = ws__be(r);
+	struct ws_bfile *bf;
+	struct ws_echo echo;
+	int rc;
+
 	rc = reserve(r);
 	if (rc)
 		goto out_unpin;
 	ws_echo_begin(&echo, r->s);
 	if (flags & FSB_O_TRUNC)
 		ws_echo_object(&echo, &n->ident);
-	rc = be->ops->open(be, n->bnode, flags, &bf, &r->out.u.open_rep.attr);
+	rc = be->ops->open(be, n->bnode, flags, &bf, attr);
 	ws_echo_end(&echo, rc);
 	if (rc) {
 		ws_handles_unreserve(&r->s->handles);
@@ -80,13 +79,36 @@ int ws__op_open(struct ws_req *r)
 		goto out_unpin;
 	}
 	/* The node pin passes to the handle. */
-	rc = ws_handles_add(&r->s->handles, n, bf, flags, &r->out.u.open_rep.fh);
+	if (!want)
+		return ws_handles_add(&r->s->handles, n, bf, flags, fh);
+	rc = ws_handles_adopt(&r->s->handles, n, bf, flags, want);
 	if (!rc)
-		r->result = r->out.u.open_rep.fh;
+		*fh = want;
 	return rc;
 
 out_unpin:
 	ws__unpin(r, n);
+	return rc;
+}
+
+int ws__op_open(struct ws_req *r)
+{
+	const struct fsb_open_req *q = &r->in.u.open;
+	struct fsb_open_rep *rep = &r->out.u.open_rep;
+	struct ws_node *n;
+	int rc;
+
+	rc = ws__check_open(r, q->flags);
+	if (rc)
+		return rc;
+	rc = ws__pin(r, q->node, &n);
+	if (rc)
+		return rc;
+	/* OPEN names an existing node; creating is CREATE's job. */
+	rc = ws__open_pinned(r, n, q->flags & ~(uint32_t)(FSB_O_CREAT | FSB_O_EXCL), 0, &rep->fh,
+	                     &rep->attr);
+	if (!rc)
+		r->result = rep->fh;
 	return rc;
 }
 

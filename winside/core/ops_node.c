@@ -11,26 +11,35 @@
 #include "ws_ops.h"
 #include "ws_owner.h"
 
+int ws__lookup_at(struct ws_req *r, uint64_t parent, struct fsb_str name, struct ws_bnode **bn,
+                  struct ws_bstat *st)
+{
+	struct ws_backend *be = ws__be(r);
+	struct ws_node *dir;
+	int rc;
+
+	rc = ws__check_name(r, name, r->name);
+	if (rc)
+		return rc;
+	rc = ws__pin(r, parent, &dir);
+	if (rc)
+		return rc;
+	rc = be->ops->lookup(be, dir->bnode, r->name, bn, st);
+	ws__unpin(r, dir);
+	if (rc == -FSB_ENOTDIR)
+		return ws__fail(r, rc, "node %" PRIu64 " is not a directory (links are never followed)",
+		                parent);
+	return rc;
+}
+
 int ws__op_lookup(struct ws_req *r)
 {
 	const struct fsb_name_req *q = &r->in.u.name;
-	struct ws_backend *be = ws__be(r);
-	struct ws_node *dir;
 	struct ws_bnode *bn;
 	struct ws_bstat st;
 	int rc;
 
-	rc = ws__check_name(r, q->name, r->name);
-	if (rc)
-		return rc;
-	rc = ws__pin(r, q->parent, &dir);
-	if (rc)
-		return rc;
-	rc = be->ops->lookup(be, dir->bnode, r->name, &bn, &st);
-	ws__unpin(r, dir);
-	if (rc == -FSB_ENOTDIR)
-		return ws__fail(r, rc, "node %" PRIu64 " is not a directory (links are never followed)",
-		                q->parent);
+	rc = ws__lookup_at(r, q->parent, q->name, &bn, &st);
 	if (rc)
 		return rc;
 	return ws__enter(r, bn, &st, &r->out.u.entry, NULL);

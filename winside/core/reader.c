@@ -1,6 +1,6 @@
 /*
- * reader.c - a session's reader thread: framing, HELLO, FORGET inline,
- * the hand-off of every other request to the worker pool, and the
+ * reader.c - a session's reader thread: framing, HELLO, FORGET and RESUME
+ * inline, the hand-off of every other request to the worker pool, and the
  * session's teardown when its stream ends. Started by ws_server_add
  * (server.c); calls pool.c, dispatch.c (replies it sends itself),
  * events.c (subscriptions), session.c (the writer and the output queue),
@@ -177,11 +177,13 @@ static int hello(struct ws_session *s, struct ws_req *r)
 	s->ready = 1;
 	ws_nodes_ref_root(&s->nodes);
 	caps = h->caps & be->ops->caps;
-	/* The core answers EXPORTS itself, whatever the backend. */
-	caps |= h->caps & FSB_CAP_EXPORTS;
+	/* The core answers EXPORTS and RESUME itself, whatever the backend. */
+	caps |= h->caps & (FSB_CAP_EXPORTS | FSB_CAP_RESUME);
 	/* Events are agreed only once the watcher runs. */
 	if ((caps & FSB_CAP_EVENTS) && (!ex->events || ws_events_subscribe(ex->events, s)))
 		caps &= ~(uint64_t)FSB_CAP_EVENTS;
+	s->caps = caps;
+	s->resuming = (caps & FSB_CAP_RESUME) != 0;
 
 	memset(&m, 0, sizeof(m));
 	m.op = FSB_OP_HELLO;
@@ -224,6 +226,16 @@ refuse:
 }
 
 /* ---- the reader and teardown ------------------------------------------- */
+
+/* Count one more request in flight, once the session has room for it. */
+static void take_slot(struct ws_session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->inflight >= WS_MAX_INFLIGHT || (!s->wdead && s->out.len >= WS_OUT_HIGH))
+		pthread_cond_wait(&s->room, &s->lock);
+	s->inflight++;
+	pthread_mutex_unlock(&s->lock);
+}
 
 /* The live list is ws_server_add's (server.c); a session leaves it here,
  * from its own reader, once it has ended. */
@@ -328,6 +340,8 @@ void *ws__session_reader(void *arg)
 			}
 			continue;
 		}
+		if (r->in.op != FSB_OP_RESUME && r->in.op != FSB_OP_PING)
+			s->resuming = 0;
 		if (r->in.op == FSB_OP_HELLO) {
 			snprintf(detail, sizeof(detail), "HELLO: this connection is already set up");
 			ws__reply_error(s, &s->rwb, r->in.op, r->in.id, FSB_EPROTO, detail);
@@ -341,11 +355,13 @@ void *ws__session_reader(void *arg)
 			ws__req_free(r);
 			continue;
 		}
-		pthread_mutex_lock(&s->lock);
-		while (s->inflight >= WS_MAX_INFLIGHT || (!s->wdead && s->out.len >= WS_OUT_HIGH))
-			pthread_cond_wait(&s->room, &s->lock);
-		s->inflight++;
-		pthread_mutex_unlock(&s->lock);
+		take_slot(s);
+		if (r->in.op == FSB_OP_RESUME) {
+			/* Inline, so that nothing read after it runs before it
+			 * is done, and nothing before it but PING (ops_resume.c). */
+			ws__dispatch(r, &s->rwb);
+			continue;
+		}
 		ws__pool_push(&s->srv->pool, r);
 	}
 out:

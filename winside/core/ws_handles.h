@@ -4,7 +4,8 @@
  * A handle is an open backend file plus the node it was opened on, which
  * stays pinned until the handle is gone. Handle numbers (fh) count up from
  * 1 and are never reused, so 0 always means "no handle" and a released
- * fh can only miss. At most `max` handles exist per session (opens beyond
+ * fh can only miss. A resumed session adopts its client's old numbers
+ * (RESUME); new ones count on above them. At most `max` handles exist per session (opens beyond
  * that fail with -FSB_EMFILE): a client cannot exhaust the server's
  * descriptors.
  *
@@ -56,6 +57,11 @@ void ws_handles_unreserve(struct ws_handles *h);
  * released, the pin dropped, the reservation returned). */
 int ws_handles_add(struct ws_handles *h, struct ws_node *node, struct ws_bfile *bf,
                    uint32_t flags, uint64_t *fh);
+/* The same under exactly the number `fh` (RESUME); new numbers count on
+ * above it. 0, -FSB_EINVAL when fh is 0, in use or not below
+ * FSB_RESUME_ID_END, or -FSB_ENOMEM; on failure as for ws_handles_add. */
+int ws_handles_adopt(struct ws_handles *h, struct ws_node *node, struct ws_bfile *bf,
+                     uint32_t flags, uint64_t fh);
 
 /* Take a reference on handle `fh`: NULL when unknown. */
 struct ws_handle *ws_handles_get(struct ws_handles *h, uint64_t fh);

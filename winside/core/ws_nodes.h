@@ -4,8 +4,10 @@
  * Each distinct backend identity (ws_ident) the client has been told about
  * is one node with a wire id. The root is id 1; other ids count up from 2
  * and are never reused within the table's life, so a stale id can only
- * miss, never hit another file. `gen` (fixed per table) lets a client tell
- * ids of one session from those of another.
+ * miss, never hit another file. `gen` lets a client tell ids of one
+ * session from those of another; it changes only when the session adopts
+ * the ids of an earlier one (RESUME), before any entry but the root's was
+ * sent. Adopted ids keep their numbers, and new ones count on above them.
  *
  * Two counts keep a node alive:
  *   nlookup  lookup references the client holds: +1 for every entry sent
@@ -67,6 +69,17 @@ void ws_nodes_release(struct ws_nodes *t);
  */
 int ws_nodes_enter(struct ws_nodes *t, struct ws_bnode *bn, const struct ws_ident *ident,
                    uint64_t *id, struct ws_node **pin);
+/*
+ * Enter the node for `ident` under exactly `id` (RESUME), holding
+ * `nlookup` (>= 1) lookup references; `bn` is consumed either way. New ids
+ * count on above it. 0; -FSB_EINVAL when id is 0, the root's, in use or
+ * not below FSB_RESUME_ID_END, or nlookup is 0; -FSB_EEXIST when `ident`
+ * already has another id; -FSB_ENOMEM.
+ */
+int ws_nodes_adopt(struct ws_nodes *t, uint64_t id, struct ws_bnode *bn,
+                   const struct ws_ident *ident, uint64_t nlookup);
+/* Carry `gen` in every entry from now on (RESUME). */
+void ws_nodes_set_gen(struct ws_nodes *t, uint64_t gen);
 /* Take one lookup reference on the node for `ident` if it exists: 1 and
  * *id set, or 0. */
 int ws_nodes_ref_ident(struct ws_nodes *t, const struct ws_ident *ident, uint64_t *id);

@@ -32,6 +32,10 @@ int ws__enter(struct ws_req *r, struct ws_bnode *bn, const struct ws_bstat *st,
               struct fsb_entry *e, struct ws_node **pin);
 
 /* ops_node.c */
+/* Resolve `name` in node `parent` as LOOKUP does (name checks included):
+ * 0 with a new backend node in *bn (the caller's to enter or forget). */
+int ws__lookup_at(struct ws_req *r, uint64_t parent, struct fsb_str name, struct ws_bnode **bn,
+                  struct ws_bstat *st);
 int ws__op_lookup(struct ws_req *r);
 int ws__op_getattr(struct ws_req *r);
 int ws__op_setattr(struct ws_req *r);
@@ -40,6 +44,13 @@ int ws__op_statfs(struct ws_req *r);
 int ws__op_ping(struct ws_req *r);
 
 /* ops_file.c */
+/* Whether OPEN may use `flags` on this export: 0, -FSB_EINVAL, -FSB_EROFS. */
+int ws__check_open(struct ws_req *r, uint32_t flags);
+/* Open the pinned node `n` with checked `flags` (without CREAT and EXCL)
+ * under the handle number `want`, or a new one when want is 0; *fh gets
+ * the number. The pin passes to the handle, or is dropped on failure. */
+int ws__open_pinned(struct ws_req *r, struct ws_node *n, uint32_t flags, uint64_t want,
+                    uint64_t *fh, struct fsb_attr *attr);
 int ws__op_open(struct ws_req *r);
 int ws__op_create(struct ws_req *r);
 int ws__op_read(struct ws_req *r);
@@ -51,6 +62,9 @@ int ws__op_release(struct ws_req *r);
 
 /* ops_server.c */
 int ws__op_exports(struct ws_req *r);
+
+/* ops_resume.c */
+int ws__op_resume(struct ws_req *r);
 
 /* ops_dir.c */
 int ws__op_readdirplus(struct ws_req *r);

@@ -127,6 +127,12 @@ struct ws_session {
 	pthread_t writer;
 	struct ws_srv_export *exp;      /* set by HELLO */
 	int ready;                      /* HELLO done: nodes and handles live */
+	uint64_t caps;                  /* FSB_CAP_* agreed in HELLO */
+	/* RESUME is served while `resuming`: from a HELLO that agreed
+	 * FSB_CAP_RESUME until the first request that is neither RESUME nor
+	 * PING. The reader's alone, like resume_gen: RESUME runs on it. */
+	int resuming;
+	uint64_t resume_gen;            /* 0 until the first RESUME */
 
 	pthread_mutex_t lock;
 	pthread_cond_t room;            /* inflight or queued output went down */
