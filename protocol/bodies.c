@@ -131,6 +131,23 @@ void *fsb__alloc_array(struct fsb__cursor *c, uint32_t count, size_t size)
 	return p;
 }
 
+void *fsb__get_array(struct fsb__cursor *c, size_t min_size, uint32_t max, size_t size,
+                     uint32_t *count)
+{
+	uint32_t n = fsb__get_count(c, min_size);
+	void *p;
+
+	*count = 0;
+	if (n > max) {
+		fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
+		return NULL;
+	}
+	p = fsb__alloc_array(c, n, size);
+	if (p)
+		*count = n;
+	return p;
+}
+
 /* ---- empty bodies (FLUSH, FSYNC, RELEASE replies) ------------------------ */
 
 static void enc_empty(struct fsb__wcur *w, const struct fsb_msg *m)
@@ -567,15 +584,9 @@ static void dec_exports_rep(struct fsb__cursor *c, struct fsb_msg *m)
 	struct fsb_exports_rep *r = &m->u.exports_rep;
 	uint32_t i, n;
 
-	n = fsb__get_count(c, EXPORT_FIXED_SIZE);
-	if (n > FSB_EXPORTS_MAX) {
-		fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
-		return;
-	}
-	r->items = fsb__alloc_array(c, n, sizeof(*r->items));
-	if (!r->items)
-		return;
-	r->count = n;
+	r->items = fsb__get_array(c, EXPORT_FIXED_SIZE, FSB_EXPORTS_MAX, sizeof(*r->items),
+	                          &r->count);
+	n = r->count;
 	for (i = 0; i < n && !c->err; i++) {
 		fsb__get_str(c, &r->items[i].name, FSB_NAME_MAX);
 		fsb__get_str(c, &r->items[i].path, FSB_PATH_MAX);

@@ -70,15 +70,8 @@ void fsb__dec_resume_req(struct fsb__cursor *c, struct fsb_msg *m)
 	uint32_t i, n;
 
 	r->gen = fsb__get_u64(c);
-	n = fsb__get_count(c, RESUME_HANDLE_SIZE);
-	if (n > FSB_RESUME_MAX) {
-		fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
-		return;
-	}
-	r->items = fsb__alloc_array(c, n, sizeof(*r->items));
-	if (!r->items)
-		return;
-	r->count = n;
+	r->items = fsb__get_array(c, RESUME_HANDLE_SIZE, FSB_RESUME_MAX, sizeof(*r->items), &r->count);
+	n = r->count;
 	for (i = 0; i < n && !c->err; i++) {
 		it = &r->items[i];
 		it->kind = fsb__get_u8(c);
@@ -125,15 +118,9 @@ void fsb__dec_resume_rep(struct fsb__cursor *c, struct fsb_msg *m)
 	struct fsb_resume_rep *r = &m->u.resume_rep;
 	uint32_t i, n;
 
-	n = fsb__get_count(c, RESUME_RESULT_SIZE);
-	if (n > FSB_RESUME_MAX) {
-		fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
-		return;
-	}
-	r->items = fsb__alloc_array(c, n, sizeof(*r->items));
-	if (!r->items)
-		return;
-	r->count = n;
+	r->items = fsb__get_array(c, RESUME_RESULT_SIZE, FSB_RESUME_MAX, sizeof(*r->items),
+	                          &r->count);
+	n = r->count;
 	for (i = 0; i < n && !c->err; i++) {
 		r->items[i].status = fsb__get_u32(c);
 		if (!c->err && r->items[i].status >= FSB_STATUS__WIRE_MAX)
