@@ -31,12 +31,14 @@ tests_proto_test_ops_SOURCES = tests/proto/test_ops.c
 tests_proto_test_ops_CPPFLAGS = $(PROTO_TEST_CPPFLAGS)
 tests_proto_test_ops_LDADD = libfsbnet.a libfsbproto.a $(CMOCKA_LIBS) -lpthread
 
-tests_proto_test_events_SOURCES = tests/proto/test_events.c
+tests_proto_test_events_SOURCES = tests/proto/test_events.c tests/proto/serve.c \
+	tests/proto/serve.h
 tests_proto_test_events_CPPFLAGS = $(PROTO_TEST_CPPFLAGS) \
 	-DWINSIDE_BIN='"$(abs_top_builddir)/winside/winside"'
 tests_proto_test_events_LDADD = libfsbnet.a libfsbproto.a $(CMOCKA_LIBS) -lpthread
 
-tests_proto_test_resume_SOURCES = tests/proto/test_resume.c
+tests_proto_test_resume_SOURCES = tests/proto/test_resume.c tests/proto/serve.c \
+	tests/proto/serve.h
 tests_proto_test_resume_CPPFLAGS = $(PROTO_TEST_CPPFLAGS) \
 	-DWINSIDE_BIN='"$(abs_top_builddir)/winside/winside"'
 tests_proto_test_resume_LDADD = libfsbnet.a libfsbproto.a $(CMOCKA_LIBS) -lpthread

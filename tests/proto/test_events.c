@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +32,7 @@
 #include "fsb_proto.h"
 #include "fsb_net.h"
 #include "fsb_client.h"
+#include "serve.h"
 
 #define WAIT_MS 3000            /* for an event that must come */
 #define QUIET_MS 300            /* to conclude that no more will come */
@@ -384,7 +384,6 @@ static int group_setup(void **state)
 {
 	const char *bin = winside_bin();
 	char err[300];
-	pid_t parent = getpid();
 	int fd;
 
 	(void)state;
@@ -410,24 +409,9 @@ static int group_setup(void **state)
 	fd = open(g.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	g.pid = fork();
-	if (g.pid < 0)
-		return -1;
-	if (g.pid == 0) {
-		char listen[200];
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		snprintf(listen, sizeof(listen), "unix:%s", g.sock);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execl(bin, bin, "serve", "-v", "--export", g.dir, "--listen", listen,
-		      "--token-file", g.token_path, (char *)NULL);
-		_exit(127);
-	}
+	g.pid = tp_serve_unix(bin, g.dir, g.sock, g.token_path, fd);
 	close(fd);
-	return 0;
+	return g.pid < 0 ? -1 : 0;
 }
 
 static int group_teardown(void **state)

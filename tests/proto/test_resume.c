@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +33,7 @@
 #include "fsb_client.h"
 #include "fsb_net.h"
 #include "fsb_proto.h"
+#include "serve.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -105,27 +105,13 @@ static void at_exit(void)
 
 static void start_server(void)
 {
-	pid_t parent = getpid();
 	int fd;
 
 	fd = open(g.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	assert_true(fd >= 0);
-	g.pid = fork();
-	assert_true(g.pid >= 0);
-	if (g.pid == 0) {
-		char listen[200];
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		snprintf(listen, sizeof(listen), "unix:%s", g.sock);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execl(WINSIDE_BIN, WINSIDE_BIN, "serve", "-v", "--export", g.dir, "--listen", listen,
-		      "--token-file", g.token_path, (char *)NULL);
-		_exit(127);
-	}
+	g.pid = tp_serve_unix(WINSIDE_BIN, g.dir, g.sock, g.token_path, fd);
 	close(fd);
+	assert_true(g.pid > 0);
 }
 
 /* SIGTERM, and a clean exit within 10 s. */
@@ -160,6 +146,20 @@ static int server_fds(void)
 		if (d->d_name[0] != '.')
 			n++;
 	closedir(dp);
+	return n;
+}
+
+/* The server's descriptor count once sessions that ended have gone: the
+ * same for a quarter of a second. */
+static int settled_fds(void)
+{
+	int n = server_fds(), same = 0, i;
+
+	for (i = 0; i < 400 && same < 5; i++) {
+		usleep(50000);
+		same = server_fds() == n ? same + 1 : 0;
+		n = server_fds();
+	}
 	return n;
 }
 
@@ -749,7 +749,7 @@ static void t_dead_client(void **state)
 	uint8_t *buf;
 
 	(void)state;
-	base = server_fds();
+	base = settled_fds();
 	fd = raw_hello(0);
 	memset(&m, 0, sizeof(m));
 	m.op = FSB_OP_LOOKUP;
