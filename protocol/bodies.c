@@ -116,38 +116,6 @@ static void get_statfs_body(struct fsb__cursor *c, struct fsb_statfs *s)
 	s->namemax = fsb__get_u32(c);
 }
 
-/* Arrays are sized from a count the peer chose. fsb__get_count has already
- * checked that count minimal elements fit in what is left of the frame, so
- * this allocation is bounded by the frame size. */
-void *fsb__alloc_array(struct fsb__cursor *c, uint32_t count, size_t size)
-{
-	void *p;
-
-	if (c->err || !count)
-		return NULL;
-	p = calloc(count, size);
-	if (!p)
-		fsb__cursor_fail(c, -FSB_ENOMEM);
-	return p;
-}
-
-void *fsb__get_array(struct fsb__cursor *c, size_t min_size, uint32_t max, size_t size,
-                     uint32_t *count)
-{
-	uint32_t n = fsb__get_count(c, min_size);
-	void *p;
-
-	*count = 0;
-	if (n > max) {
-		fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
-		return NULL;
-	}
-	p = fsb__alloc_array(c, n, size);
-	if (p)
-		*count = n;
-	return p;
-}
-
 /* ---- empty bodies (FLUSH, FSYNC, RELEASE replies) ------------------------ */
 
 static void enc_empty(struct fsb__wcur *w, const struct fsb_msg *m)

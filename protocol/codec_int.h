@@ -32,13 +32,6 @@ extern const struct fsb__op_codec fsb__op_table[FSB_OP__COUNT];
 /* Pieces of bodies.c that the other body files share. */
 void fsb__put_attr(struct fsb__wcur *w, const struct fsb_attr *a);
 void fsb__get_attr(struct fsb__cursor *c, struct fsb_attr *a);
-/* calloc(count, size) for a count fsb__get_count has bounded; NULL (and
- * c->err set on allocation failure) when count is 0 or c->err is set. */
-void *fsb__alloc_array(struct fsb__cursor *c, uint32_t count, size_t size);
-/* A u32 count, at most `max` (else VALUE) and checked as fsb__get_count
- * does, then fsb__alloc_array; *count is set only with the array. */
-void *fsb__get_array(struct fsb__cursor *c, size_t min_size, uint32_t max, size_t size,
-                     uint32_t *count);
 
 /* resume.c: RESUME request and reply. */
 fsb__enc_fn fsb__enc_resume_req;

@@ -174,6 +174,38 @@ uint32_t fsb__get_count(struct fsb__cursor *c, size_t min_size)
 	return n;
 }
 
+/* Arrays are sized from a count the peer chose. fsb__get_count has already
+ * checked that count minimal elements fit in what is left of the frame, so
+ * this allocation is bounded by the frame size. */
+void *fsb__alloc_array(struct fsb__cursor *c, uint32_t count, size_t size)
+{
+	void *p;
+
+	if (c->err || !count)
+		return NULL;
+	p = calloc(count, size);
+	if (!p)
+		fsb__cursor_fail(c, -FSB_ENOMEM);
+	return p;
+}
+
+void *fsb__get_array(struct fsb__cursor *c, size_t min_size, uint32_t max, size_t size,
+                     uint32_t *count)
+{
+	uint32_t n = fsb__get_count(c, min_size);
+	void *p;
+
+	*count = 0;
+	if (n > max) {
+		fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
+		return NULL;
+	}
+	p = fsb__alloc_array(c, n, size);
+	if (p)
+		*count = n;
+	return p;
+}
+
 /* ---- writing ------------------------------------------------------------ */
 
 void fsb__wcur_init(struct fsb__wcur *w, struct fsb_wbuf *wb)

@@ -45,6 +45,13 @@ void fsb__get_bytes(struct fsb__cursor *c, struct fsb_bytes *b, uint32_t max);
 /* Read a u32 element count and check that `count * min_size` bytes can
  * still follow, so the caller may allocate `count` elements safely. */
 uint32_t fsb__get_count(struct fsb__cursor *c, size_t min_size);
+/* calloc(count, size) for a count fsb__get_count has bounded; NULL (and
+ * c->err set on allocation failure) when count is 0 or c->err is set. */
+void *fsb__alloc_array(struct fsb__cursor *c, uint32_t count, size_t size);
+/* A u32 count, at most `max` (else VALUE) and checked as fsb__get_count
+ * does, then fsb__alloc_array; *count is set only with the array. */
+void *fsb__get_array(struct fsb__cursor *c, size_t min_size, uint32_t max, size_t size,
+                     uint32_t *count);
 
 struct fsb__wcur {
 	struct fsb_wbuf *wb;

@@ -638,53 +638,19 @@ static void t_window(void **state)
 
 /* ---- raw connections ---------------------------------------------------- */
 
-static int raw_connect(void)
-{
-	struct fsb_addr a;
-	char err[300];
-	int fd;
-
-	assert_int_equal(fsb_addr_parse(g.addr, &a, err, sizeof(err)), 0);
-	fd = fsb_net_connect(&a, err, sizeof(err));
-	if (fd < 0)
-		fail_msg("connect: %s", err);
-	return fd;
-}
-
-static void raw_send(int fd, struct fsb_msg *m)
-{
-	struct fsb_wbuf wb;
-
-	fsb_wbuf_init(&wb);
-	assert_int_equal(fsb_msg_encode(&wb, m), 0);
-	assert_int_equal(fsb_net_write_all(fd, wb.data, wb.len), 0);
-	fsb_wbuf_release(&wb);
-}
-
-/* The next reply, decoded into *m (release it and free *buf). */
-static void raw_recv(int fd, uint8_t **buf, struct fsb_msg *m)
-{
-	size_t cap = 0;
-	uint32_t len;
-	int ferr;
-
-	*buf = NULL;
-	assert_int_equal(fsb_net_read_frame(fd, buf, &cap, &len, &ferr), 0);
-	assert_int_equal(fsb_msg_decode(*buf, len, m), 0);
-}
-
 static int raw_hello(uint64_t caps)
 {
 	struct fsb_msg m = { .op = FSB_OP_HELLO, .id = 1 };
 	uint8_t *buf;
-	int fd = raw_connect();
+	int fd = tp_raw_connect(g.addr);
 
+	assert_true(fd >= 0);
 	m.u.hello_req.version = FSB_PROTO_VERSION;
 	m.u.hello_req.caps = caps;
 	m.u.hello_req.token = S(g.token);
 	m.u.hello_req.export_path = S(g.dir);
-	raw_send(fd, &m);
-	raw_recv(fd, &buf, &m);
+	assert_int_equal(tp_raw_send(fd, &m), 0);
+	assert_int_equal(tp_raw_recv(fd, &buf, &m), 0);
 	assert_int_equal(m.status, 0);
 	fsb_msg_release(&m);
 	free(buf);
@@ -708,20 +674,20 @@ static void t_pipelined(void **state)
 	m.u.resume.gen = g.gen1;
 	m.u.resume.count = 1;
 	m.u.resume.items = &it;
-	raw_send(fd, &m);
+	assert_int_equal(tp_raw_send(fd, &m), 0);
 	memset(&m, 0, sizeof(m));
 	m.op = FSB_OP_LOOKUP;
 	m.id = 11;
 	m.u.name.parent = g.seen[D1].id;
 	m.u.name.name = S("d2");
-	raw_send(fd, &m);
+	assert_int_equal(tp_raw_send(fd, &m), 0);
 	memset(&m, 0, sizeof(m));
 	m.op = FSB_OP_RESUME;
 	m.id = 12;
 	m.u.resume.gen = g.gen1;
-	raw_send(fd, &m);
+	assert_int_equal(tp_raw_send(fd, &m), 0);
 	for (i = 0; i < 3; i++)
-		raw_recv(fd, &buf[i], &rep[i]);
+		assert_int_equal(tp_raw_recv(fd, &buf[i], &rep[i]), 0);
 	for (i = 0; i < 3; i++) {
 		if (rep[i].id == 10) {
 			assert_int_equal(rep[i].status, 0);
@@ -756,8 +722,8 @@ static void t_dead_client(void **state)
 	m.id = id++;
 	m.u.name.parent = 1;
 	m.u.name.name = S("keep.txt");
-	raw_send(fd, &m);
-	raw_recv(fd, &buf, &m);
+	assert_int_equal(tp_raw_send(fd, &m), 0);
+	assert_int_equal(tp_raw_recv(fd, &buf, &m), 0);
 	assert_int_equal(m.status, 0);
 	{
 		uint64_t node = m.u.entry.node;
@@ -768,8 +734,8 @@ static void t_dead_client(void **state)
 		m.op = FSB_OP_OPEN;
 		m.id = id++;
 		m.u.open.node = node;
-		raw_send(fd, &m);
-		raw_recv(fd, &buf, &m);
+		assert_int_equal(tp_raw_send(fd, &m), 0);
+		assert_int_equal(tp_raw_recv(fd, &buf, &m), 0);
 		assert_int_equal(m.status, 0);
 	}
 	{
@@ -790,7 +756,7 @@ static void t_dead_client(void **state)
 				m.u.name.parent = 1;
 				m.u.name.name = S(i % 4 ? "d1" : "keep.txt");
 			}
-			raw_send(fd, &m);
+			assert_int_equal(tp_raw_send(fd, &m), 0);
 		}
 	}
 	assert_true(server_fds() > base);
