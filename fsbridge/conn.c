@@ -12,60 +12,11 @@
 
 #include <uv.h>
 
-#include "conn.h"
+#include "conn_int.h"
 #include "log.h"
 
-#define PENDING_BUCKETS 1024u           /* ids are sequential: id & mask */
 #define FORGET_BATCH_MAX 4096u          /* items per FORGET frame */
-#define RX_CHUNK (256u * 1024u)
-
-enum conn_state {
-	CONN_RUNNING,
-	CONN_DEAD,
-	CONN_STOPPING,
-};
-
-struct fb_conn {
-	uv_loop_t loop;
-	uv_async_t wake;
-	uv_timer_t heartbeat;
-	union {
-		uv_stream_t stream;
-		uv_pipe_t pipe;
-		uv_tcp_t tcp;
-	} sock;
-	pthread_t thread;
-	int thread_started;
-	int fd;                 /* until handed to libuv */
-	int is_tcp;
-	char peer[160];
-	unsigned heartbeat_ms;
-	unsigned dead_ms;
-	void (*on_push)(void *arg, const struct fsb_event_push *push);
-	void *push_arg;
-	atomic_uint_fast64_t next_id;
-
-	/* Guarded by lock: what workers hand to the loop thread. */
-	pthread_mutex_t lock;
-	enum conn_state state;
-	struct fb_call *q_head;
-	struct fb_call **q_tail;
-	struct fsb_forget_item *forgets;
-	size_t nforgets;
-	size_t forgets_cap;
-
-	/* Loop thread only. */
-	struct fb_call *pending[PENDING_BUCKETS];
-	size_t npending;
-	int sock_open;          /* stream handle initialised and not closed */
-	int torn_down;          /* handles closing, loop about to end */
-	uint8_t *rx;
-	size_t rx_len;
-	size_t rx_cap;
-	size_t rx_need;
-	uint64_t last_rx_ms;
-	uint64_t ping_nonce;
-};
+#define TICK_MS 100u                    /* while lost: interrupts, soft limit */
 
 /* One uv_write: the frames of several calls plus frames the conn itself
  * makes (FORGET batches, PING answers). */
@@ -78,9 +29,6 @@ struct conn_wreq {
 	uv_buf_t *bufs;
 };
 
-static void conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* ---- calls ------------------------------------------------------------ */
 
 static void call_finish(struct fb_call *call)
@@ -91,7 +39,7 @@ static void call_finish(struct fb_call *call)
 	call->release(call);
 }
 
-static void call_complete(struct fb_call *call, const struct fsb_msg *rep, int err)
+void fb__call_complete(struct fb_call *call, const struct fsb_msg *rep, int err)
 {
 	call->cb(call, rep, err);
 	call->answered = 1;
@@ -107,7 +55,7 @@ static void pending_insert(struct fb_conn *c, struct fb_call *call)
 	c->npending++;
 }
 
-static struct fb_call *pending_remove(struct fb_conn *c, uint64_t id)
+struct fb_call *fb__conn_pending_remove(struct fb_conn *c, uint64_t id)
 {
 	struct fb_call **p = &c->pending[id & (PENDING_BUCKETS - 1)];
 
@@ -144,7 +92,7 @@ int fb_conn_submit(struct fb_conn *c, struct fb_call *call, struct fsb_msg *m)
 	}
 
 	pthread_mutex_lock(&c->lock);
-	if (c->state != CONN_RUNNING) {
+	if (c->state != CONN_RUNNING && c->state != CONN_DOWN) {
 		pthread_mutex_unlock(&c->lock);
 		fsb_wbuf_release(&call->wb);
 		return -EIO;
@@ -198,6 +146,47 @@ int fb_conn_is_dead(struct fb_conn *c)
 	return dead;
 }
 
+uint64_t fb_conn_take_ids(struct fb_conn *c, uint64_t n)
+{
+	return atomic_fetch_add(&c->next_id, n);
+}
+
+int fb_conn_attach(struct fb_conn *c, int fd, int is_tcp)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->state == CONN_STOPPING || c->state == CONN_RUNNING || c->attach_fd >= 0) {
+		pthread_mutex_unlock(&c->lock);
+		close(fd);
+		return -ESHUTDOWN;
+	}
+	c->attach_fd = fd;
+	c->attach_is_tcp = is_tcp;
+	pthread_mutex_unlock(&c->lock);
+	uv_async_send(&c->wake);
+	return 0;
+}
+
+void fb_conn_abandon(struct fb_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->state == CONN_DOWN || c->state == CONN_FAILING)
+		c->state = CONN_DEAD;
+	pthread_mutex_unlock(&c->lock);
+	uv_async_send(&c->wake);
+}
+
+void fb_conn_get_stats(struct fb_conn *c, struct fb_conn_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	out->reconnects = c->reconnects;
+	out->retried = c->retried;
+	out->down = c->state == CONN_DOWN || c->state == CONN_FAILING;
+	out->down_ms = c->down_ms;
+	if (out->down && c->thread_started)
+		out->down_ms += uv_hrtime() / 1000000u - c->down_since_ms;
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* ---- writing ---------------------------------------------------------- */
 
 static void wreq_free(struct conn_wreq *w)
@@ -220,7 +209,7 @@ static void on_write(uv_write_t *req, int status)
 	}
 	wreq_free(w);
 	if (status < 0 && status != UV_ECANCELED)
-		conn_fail(c, 1, "writing to the server failed: %s", uv_strerror(status));
+		fb__conn_fail(c, 1, "writing to the server failed: %s", uv_strerror(status));
 }
 
 /* Encode the queued forgets into wb, FORGET_BATCH_MAX items per frame. */
@@ -244,7 +233,7 @@ static void encode_forgets(struct fsb_wbuf *wb, struct fsb_forget_item *items, s
 
 /* Write the own-frames buffer and the given calls' frames in one go. The
  * calls are already in the pending table. */
-static void conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
+void fb__conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
                        struct fsb_wbuf *own)
 {
 	struct conn_wreq *w;
@@ -281,7 +270,7 @@ static void conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
 			call_finish(calls[i]);
 		}
 		wreq_free(w);
-		conn_fail(c, 1, "writing to the server failed: %s", uv_strerror(err));
+		fb__conn_fail(c, 1, "writing to the server failed: %s", uv_strerror(err));
 	}
 	return;
 
@@ -291,56 +280,100 @@ out_nomem:
 		calls[i]->written = 1;
 	free(calls);
 	fsb_wbuf_release(own);
-	conn_fail(c, 1, "out of memory while writing requests");
+	fb__conn_fail(c, 1, "out of memory while writing requests");
 }
 
-/* ---- failure and teardown --------------------------------------------- */
+/* ---- losing the server ------------------------------------------------ */
 
-static void fail_call_list(struct fb_call *list)
+static void on_tick(uv_timer_t *t);
+
+static void fail_call_list(struct fb_call *list, int err)
 {
 	while (list) {
 		struct fb_call *next = list->next;
-		list->written = 1;   /* never will be */
-		call_complete(list, NULL, -EIO);
+		list->next = NULL;
+		list->written = 1;   /* never will be (again) */
+		fb__call_complete(list, NULL, err);
 		list = next;
 	}
 }
 
-static void fail_pending(struct fb_conn *c)
+/* Every call in the pending table, in id order (the order they were
+ * sent), as a list; the table is left empty. */
+static int by_id(const void *a, const void *b)
 {
-	size_t b;
+	const struct fb_call *x = *(struct fb_call *const *)a, *y = *(struct fb_call *const *)b;
 
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static struct fb_call *take_pending(struct fb_conn *c)
+{
+	struct fb_call **v, *list = NULL;
+	size_t n = 0, b, i;
+
+	v = c->npending ? malloc(c->npending * sizeof(*v)) : NULL;
 	for (b = 0; b < PENDING_BUCKETS; b++) {
 		while (c->pending[b]) {
 			struct fb_call *call = c->pending[b];
 			c->pending[b] = call->next;
-			call->next = NULL;
+			call->next = list;     /* unordered if v is NULL */
+			list = call;
 			c->npending--;
-			/* written is set by on_write when uv_close cancels it. */
-			call_complete(call, NULL, -EIO);
 		}
 	}
+	if (!v)
+		return list;
+	for (; list; list = list->next)
+		v[n++] = list;
+	qsort(v, n, sizeof(*v), by_id);
+	for (i = n; i-- > 0;) {
+		v[i]->next = list;
+		list = v[i];
+	}
+	free(v);
+	return list;
 }
 
 static void on_sock_close(uv_handle_t *h)
 {
-	(void)h;
+	struct fb_conn *c = h->data;
+
+	c->sock_closing = 0;
+	/* An attach may have come in while the old socket was closing. */
+	uv_async_send(&c->wake);
 }
 
-/* Loop thread. Declare the connection dead: fail everything, refuse new
- * work. `loud` distinguishes a real loss (one error line) from shutdown. */
-static void conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)
+static uint64_t now_ms(void)
 {
-	struct fb_call *queued;
+	return uv_hrtime() / 1000000u;
+}
+
+/* Loop thread. The connection is lost (or stopping). With reconnect, the
+ * calls wait: the pending ones, which the server may have seen, are held
+ * in their order (PINGs, which nobody waits for, end here); queued ones
+ * stay queued. Otherwise everything fails. `loud` distinguishes a real
+ * loss (one error line) from shutdown. */
+void fb__conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)
+{
+	struct fb_call *queued = NULL, *list, **tail;
+	int went_down = 0;
 	char why[512];
 	va_list ap;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->state == CONN_RUNNING)
-		c->state = CONN_DEAD;
-	queued = c->q_head;
-	c->q_head = NULL;
-	c->q_tail = &c->q_head;
+	if (c->state == CONN_RUNNING) {
+		c->state = c->reconnect ? CONN_DOWN : CONN_DEAD;
+		went_down = c->state == CONN_DOWN;
+		if (went_down)
+			c->down_since_ms = now_ms();
+	}
+	if (c->state != CONN_DOWN) {
+		queued = c->q_head;
+		c->q_head = NULL;
+		c->q_tail = &c->q_head;
+	}
+	/* The server forgets the whole session; so do its references. */
 	c->nforgets = 0;
 	pthread_mutex_unlock(&c->lock);
 
@@ -348,27 +381,207 @@ static void conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(why, sizeof(why), fmt, ap);
 		va_end(ap);
-		if (loud)
+		if (loud && went_down)
+			fb_err("connection to %s lost: %s; reconnecting, %s", c->peer, why,
+			       c->soft_ms ? "requests wait (soft: fail with EIO after the timeout)"
+			                  : "requests wait until the server is back");
+		else if (loud)
 			fb_err("connection to %s lost: %s; all requests now fail with EIO",
 			       c->peer, why);
 		else
 			fb_dbg("closing connection to %s: %s", c->peer, why);
 		uv_read_stop(&c->sock.stream);
+		c->sock_closing = 1;
 		uv_close((uv_handle_t *)&c->sock.stream, on_sock_close);
 		c->sock_open = 0;
+		c->rx_len = 0;
+		c->rx_need = 0;
 	}
-	fail_call_list(queued);
-	fail_pending(c);
+	fail_call_list(queued, -EIO);
+
+	list = take_pending(c);
+	if (!went_down && c->state != CONN_DOWN) {
+		fail_call_list(c->held, -EIO);
+		c->held = NULL;
+		fail_call_list(list, -EIO);
+		return;
+	}
+	/* Held calls first, then what was in flight on the lost socket. */
+	for (tail = &c->held; *tail; tail = &(*tail)->next)
+		;
+	while (list) {
+		struct fb_call *next = list->next;
+		list->next = NULL;
+		if (list->op == FSB_OP_PING) {
+			list->written = 1;
+			fb__call_complete(list, NULL, -EIO);
+		} else {
+			*tail = list;
+			tail = &list->next;
+		}
+		list = next;
+	}
+	if (went_down) {
+		uv_timer_start(&c->tick, on_tick, TICK_MS, TICK_MS);
+		if (c->on_down)
+			c->on_down(c->down_arg);
+	}
+}
+
+/* Complete with -EINTR every call in *list whose waiter gave up. */
+static void drop_interrupted(struct fb_call **list)
+{
+	while (*list) {
+		struct fb_call *call = *list;
+
+		if (call->interrupted && call->interrupted(call)) {
+			*list = call->next;
+			call->next = NULL;
+			call->written = 1;
+			fb__call_complete(call, NULL, -EINTR);
+			continue;
+		}
+		list = &call->next;
+	}
+}
+
+/* While lost: give up interrupted calls; past the soft limit, all. */
+static void on_tick(uv_timer_t *t)
+{
+	struct fb_conn *c = t->data;
+	struct fb_call *queued, **tail;
+	int fail_all = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->state == CONN_DOWN && c->soft_ms && now_ms() - c->down_since_ms >= c->soft_ms) {
+		c->state = CONN_FAILING;
+		fail_all = 1;
+	}
+	queued = c->q_head;
+	c->q_head = NULL;
+	c->q_tail = &c->q_head;
+	pthread_mutex_unlock(&c->lock);
+
+	if (fail_all) {
+		fb_err("server %s still unreachable after %u s: requests fail with EIO until "
+		       "it is back", c->peer, c->soft_ms / 1000);
+		fail_call_list(c->held, -EIO);
+		c->held = NULL;
+		fail_call_list(queued, -EIO);
+		return;
+	}
+	drop_interrupted(&c->held);
+	drop_interrupted(&queued);
+	if (!queued)
+		return;
+	/* Put the survivors back in front of what came in meanwhile. */
+	pthread_mutex_lock(&c->lock);
+	for (tail = &queued; *tail; tail = &(*tail)->next)
+		;
+	*tail = c->q_head;
+	if (!c->q_head)
+		c->q_tail = tail;
+	c->q_head = queued;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Loop thread: take over a resumed socket and send what waited: the held
+ * calls again, in their order, then the queued ones. */
+static void attach(struct fb_conn *c, int fd, int is_tcp)
+{
+	struct fb_call *list, *queued, **tail, *call, **calls = NULL;
+	struct fsb_wbuf own;
+	size_t n = 0, i, retried = 0;
+	int err;
+
+	c->is_tcp = is_tcp;
+	if (is_tcp) {
+		uv_tcp_init(&c->loop, &c->sock.tcp);
+		err = uv_tcp_open(&c->sock.tcp, fd);
+	} else {
+		uv_pipe_init(&c->loop, &c->sock.pipe, 0);
+		err = uv_pipe_open(&c->sock.pipe, fd);
+	}
+	c->sock.stream.data = c;
+	c->sock_open = 1;
+	if (err < 0)
+		close(fd);      /* libuv did not take it */
+	else
+		err = uv_read_start(&c->sock.stream, fb__conn_on_alloc, fb__conn_on_read);
+	if (err < 0) {
+		/* Still lost: the owner is told again and tries again. */
+		pthread_mutex_lock(&c->lock);
+		c->state = CONN_RUNNING;
+		pthread_mutex_unlock(&c->lock);
+		fb__conn_fail(c, 1, "cannot use the new socket: %s", uv_strerror(err));
+		return;
+	}
+	c->last_rx_ms = uv_now(&c->loop);
+	uv_timer_stop(&c->tick);
+
+	pthread_mutex_lock(&c->lock);
+	c->state = CONN_RUNNING;
+	c->reconnects++;
+	c->down_ms += now_ms() - c->down_since_ms;
+	queued = c->q_head;
+	c->q_head = NULL;
+	c->q_tail = &c->q_head;
+	pthread_mutex_unlock(&c->lock);
+
+	list = c->held;
+	c->held = NULL;
+	for (call = list; call; call = call->next) {
+		call->written = 0;
+		call->retried = 1;
+		retried++;
+	}
+	for (tail = &list; *tail; tail = &(*tail)->next)
+		;
+	*tail = queued;
+	for (call = list; call; call = call->next)
+		n++;
+	pthread_mutex_lock(&c->lock);
+	c->retried += retried;
+	pthread_mutex_unlock(&c->lock);
+	fb_dbg("connection to %s back: %zu requests sent again, %zu queued meanwhile", c->peer,
+	       retried, n - retried);
+	if (n) {
+		calls = malloc(n * sizeof(*calls));
+		if (!calls) {
+			fail_call_list(list, -EIO);
+			fb__conn_fail(c, 1, "out of memory while sending requests again");
+			return;
+		}
+		for (i = 0, call = list; call; i++) {
+			struct fb_call *next = call->next;
+			calls[i] = call;
+			call->next = NULL;
+			pending_insert(c, call);
+			call = next;
+		}
+	}
+	fsb_wbuf_init(&own);
+	fb__conn_write(c, calls, n, &own);
 }
 
 static void conn_teardown(struct fb_conn *c)
 {
+	int fd;
+
 	if (c->torn_down)
 		return;
 	c->torn_down = 1;
-	conn_fail(c, 0, "shutting down");
+	fb__conn_fail(c, 0, "shutting down");
+	pthread_mutex_lock(&c->lock);
+	fd = c->attach_fd;
+	c->attach_fd = -1;
+	pthread_mutex_unlock(&c->lock);
+	if (fd >= 0)
+		close(fd);
 	uv_timer_stop(&c->heartbeat);
 	uv_close((uv_handle_t *)&c->heartbeat, NULL);
+	uv_timer_stop(&c->tick);
+	uv_close((uv_handle_t *)&c->tick, NULL);
 	uv_close((uv_handle_t *)&c->wake, NULL);
 }
 
@@ -377,17 +590,26 @@ static void conn_teardown(struct fb_conn *c)
 static void on_wake(uv_async_t *h)
 {
 	struct fb_conn *c = h->data;
-	struct fb_call *list, *call, **calls = NULL;
+	struct fb_call *list = NULL, *call, **calls = NULL;
 	struct fsb_forget_item *forgets;
 	size_t nforgets, ncalls = 0, i;
 	enum conn_state state;
 	struct fsb_wbuf own;
+	int afd = -1, atcp = 0;
 
 	pthread_mutex_lock(&c->lock);
 	state = c->state;
-	list = c->q_head;
-	c->q_head = NULL;
-	c->q_tail = &c->q_head;
+	if ((state == CONN_DOWN || state == CONN_FAILING) && !c->sock_closing &&
+	    c->attach_fd >= 0) {
+		afd = c->attach_fd;
+		atcp = c->attach_is_tcp;
+		c->attach_fd = -1;
+	}
+	if (state != CONN_DOWN) {
+		list = c->q_head;
+		c->q_head = NULL;
+		c->q_tail = &c->q_head;
+	}
 	forgets = c->forgets;
 	nforgets = c->nforgets;
 	c->forgets = NULL;
@@ -395,11 +617,34 @@ static void on_wake(uv_async_t *h)
 	c->forgets_cap = 0;
 	pthread_mutex_unlock(&c->lock);
 
+	if (state == CONN_STOPPING) {
+		free(forgets);
+		fail_call_list(list, -EIO);
+		conn_teardown(c);
+		return;
+	}
+	if (afd >= 0) {
+		/* Forgets died with the old session. */
+		free(forgets);
+		fail_call_list(list, -EIO);     /* FAILING: came in before the attach */
+		attach(c, afd, atcp);
+		return;
+	}
+	if (state == CONN_DOWN) {
+		/* Calls wait in the queue; forgets die with the old session. */
+		free(forgets);
+		if (!uv_is_active((uv_handle_t *)&c->tick))
+			uv_timer_start(&c->tick, on_tick, TICK_MS, TICK_MS);
+		return;
+	}
 	if (state != CONN_RUNNING || !c->sock_open) {
 		free(forgets);
-		fail_call_list(list);
-		if (state == CONN_STOPPING)
-			conn_teardown(c);
+		fail_call_list(list, -EIO);
+		if (state == CONN_DEAD || state == CONN_FAILING) {
+			fail_call_list(c->held, -EIO);
+			c->held = NULL;
+			uv_timer_stop(&c->tick);
+		}
 		return;
 	}
 
@@ -414,8 +659,8 @@ static void on_wake(uv_async_t *h)
 		calls = malloc(ncalls * sizeof(*calls));
 		if (!calls) {
 			fsb_wbuf_release(&own);
-			fail_call_list(list);
-			conn_fail(c, 1, "out of memory while queueing requests");
+			fail_call_list(list, -EIO);
+			fb__conn_fail(c, 1, "out of memory while queueing requests");
 			return;
 		}
 		for (i = 0, call = list; call; i++) {
@@ -425,187 +670,7 @@ static void on_wake(uv_async_t *h)
 			call = next;
 		}
 	}
-	conn_write(c, calls, ncalls, &own);
-}
-
-/* ---- heartbeat --------------------------------------------------------- */
-
-static void ping_cb(struct fb_call *call, const struct fsb_msg *rep, int err)
-{
-	(void)call;
-	(void)rep;
-	(void)err;
-}
-
-static void ping_release(struct fb_call *call)
-{
-	free(call);
-}
-
-static void on_heartbeat(uv_timer_t *t)
-{
-	struct fb_conn *c = t->data;
-	uint64_t now = uv_now(&c->loop);
-	struct fb_call *call;
-	struct fsb_msg m;
-
-	if (!c->sock_open)
-		return;
-	if (now - c->last_rx_ms >= c->dead_ms) {
-		conn_fail(c, 1, "no answer for %u s", c->dead_ms / 1000);
-		return;
-	}
-	call = calloc(1, sizeof(*call));
-	if (!call)
-		return;
-	call->cb = ping_cb;
-	call->release = ping_release;
-	memset(&m, 0, sizeof(m));
-	m.op = FSB_OP_PING;
-	m.u.ping.nonce = ++c->ping_nonce;
-	if (fb_conn_submit(c, call, &m) < 0)
-		free(call);
-}
-
-/* ---- reading ----------------------------------------------------------- */
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct fb_conn *c = h->data;
-	size_t want = c->rx_len + RX_CHUNK;
-
-	(void)suggested;
-	if (c->rx_need > c->rx_len && c->rx_need + RX_CHUNK > want)
-		want = c->rx_need + RX_CHUNK;
-	if (c->rx_cap < want) {
-		uint8_t *n = realloc(c->rx, want);
-		if (!n) {
-			*buf = uv_buf_init(NULL, 0);   /* read_cb gets UV_ENOBUFS */
-			return;
-		}
-		c->rx = n;
-		c->rx_cap = want;
-	}
-	*buf = uv_buf_init((char *)c->rx + c->rx_len, (unsigned)(c->rx_cap - c->rx_len));
-}
-
-static void answer_ping(struct fb_conn *c, const struct fsb_msg *req)
-{
-	struct fsb_wbuf own;
-	struct fsb_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.op = FSB_OP_PING;
-	m.flags = FSB_F_REPLY;
-	m.id = req->id;
-	m.u.ping.nonce = req->u.ping.nonce;
-	fsb_wbuf_init(&own);
-	if (fsb_msg_encode(&own, &m) < 0) {
-		fsb_wbuf_release(&own);
-		return;
-	}
-	conn_write(c, NULL, 0, &own);
-}
-
-/* One whole, checksum-valid frame. Returns 0, or -1 once the connection
- * has been failed. */
-static int handle_frame(struct fb_conn *c, const uint8_t *frame, uint32_t len)
-{
-	struct fb_call *call;
-	struct fsb_msg m;
-	int err;
-
-	err = fsb_msg_decode(frame, len, &m);
-	if (err < 0) {
-		conn_fail(c, 1, "malformed frame from the server: %s", fsb_strerror(err));
-		return -1;
-	}
-
-	if (m.flags & FSB_F_PUSH) {
-		if (m.op == FSB_OP_EVENT && c->on_push)
-			c->on_push(c->push_arg, &m.u.events);
-		fsb_msg_release(&m);
-		return 0;
-	}
-	if (!(m.flags & FSB_F_REPLY)) {
-		if (m.op == FSB_OP_PING) {
-			answer_ping(c, &m);
-			fsb_msg_release(&m);
-			return 0;
-		}
-		fsb_msg_release(&m);
-		conn_fail(c, 1, "server sent a %s request", fsb_op_name(m.op));
-		return -1;
-	}
-
-	call = pending_remove(c, m.id);
-	if (!call) {
-		fsb_msg_release(&m);
-		conn_fail(c, 1, "reply %s to unknown request id %llu",
-		          fsb_op_name(m.op), (unsigned long long)m.id);
-		return -1;
-	}
-	if (call->op != m.op) {
-		uint16_t op = call->op;
-		fsb_msg_release(&m);
-		call_complete(call, NULL, -EIO);
-		conn_fail(c, 1, "%s reply to %s request %llu", fsb_op_name(m.op),
-		          fsb_op_name(op), (unsigned long long)m.id);
-		return -1;
-	}
-	call_complete(call, &m, 0);
-	fsb_msg_release(&m);
-	return 0;
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct fb_conn *c = s->data;
-	size_t off = 0;
-
-	(void)buf;
-	if (nread == UV_EOF) {
-		conn_fail(c, 1, "the server closed the connection");
-		return;
-	}
-	if (nread < 0) {
-		conn_fail(c, 1, "reading from the server failed: %s", uv_strerror((int)nread));
-		return;
-	}
-	if (nread == 0)
-		return;
-	c->rx_len += (size_t)nread;
-	c->last_rx_ms = uv_now(&c->loop);
-
-	while (c->sock_open && off < c->rx_len) {
-		uint32_t flen = 0;
-		int err = fsb_frame_check(c->rx + off, c->rx_len - off, &flen);
-
-		if (err == -FSB_EFRAME_SHORT) {
-			c->rx_need = flen;
-			break;
-		}
-		if (err < 0) {
-			conn_fail(c, 1, "corrupt frame from the server: %s", fsb_strerror(err));
-			return;
-		}
-		if (handle_frame(c, c->rx + off, flen) < 0)
-			return;
-		off += flen;
-		c->rx_need = 0;
-	}
-	if (!c->sock_open)
-		return;
-	if (off) {
-		memmove(c->rx, c->rx + off, c->rx_len - off);
-		c->rx_len -= off;
-	}
-	/* A burst of large reads leaves a big buffer; give it back when idle. */
-	if (c->rx_len == 0 && c->rx_cap > 4 * RX_CHUNK) {
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_cap = 0;
-	}
+	fb__conn_write(c, calls, ncalls, &own);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -630,6 +695,11 @@ int fb_conn_new(struct fb_conn **out, const struct fb_conn_config *cfg)
 	c->dead_ms = cfg->dead_ms ? cfg->dead_ms : 15000;
 	c->on_push = cfg->on_push;
 	c->push_arg = cfg->push_arg;
+	c->reconnect = cfg->reconnect;
+	c->soft_ms = cfg->soft_ms;
+	c->on_down = cfg->on_down;
+	c->down_arg = cfg->down_arg;
+	c->attach_fd = -1;
 	atomic_init(&c->next_id, cfg->first_id ? cfg->first_id : 1);
 	c->state = CONN_RUNNING;
 	c->q_tail = &c->q_head;
@@ -658,6 +728,8 @@ int fb_conn_start(struct fb_conn *c)
 	c->wake.data = c;
 	uv_timer_init(&c->loop, &c->heartbeat);
 	c->heartbeat.data = c;
+	uv_timer_init(&c->loop, &c->tick);
+	c->tick.data = c;
 
 	if (c->is_tcp) {
 		uv_tcp_init(&c->loop, &c->sock.tcp);
@@ -671,11 +743,11 @@ int fb_conn_start(struct fb_conn *c)
 	if (err < 0)
 		goto out_handles;
 	c->fd = -1;
-	err = uv_read_start(&c->sock.stream, on_alloc, on_read);
+	err = uv_read_start(&c->sock.stream, fb__conn_on_alloc, fb__conn_on_read);
 	if (err < 0)
 		goto out_handles;
 	c->last_rx_ms = uv_now(&c->loop);
-	uv_timer_start(&c->heartbeat, on_heartbeat, c->heartbeat_ms, c->heartbeat_ms);
+	uv_timer_start(&c->heartbeat, fb__conn_on_heartbeat, c->heartbeat_ms, c->heartbeat_ms);
 
 	err = -pthread_create(&c->thread, NULL, conn_thread, c);
 	if (err < 0)
@@ -689,6 +761,7 @@ out_handles:
 	uv_close((uv_handle_t *)&c->sock.stream, NULL);
 	c->sock_open = 0;
 	uv_close((uv_handle_t *)&c->heartbeat, NULL);
+	uv_close((uv_handle_t *)&c->tick, NULL);
 	uv_close((uv_handle_t *)&c->wake, NULL);
 	uv_run(&c->loop, UV_RUN_DEFAULT);
 out_loop:
@@ -716,6 +789,8 @@ void fb_conn_free(struct fb_conn *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->attach_fd >= 0)
+		close(c->attach_fd);
 	free(c->rx);
 	free(c->forgets);
 	pthread_mutex_destroy(&c->lock);

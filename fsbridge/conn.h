@@ -18,10 +18,20 @@
  *
  * Liveness. A PING goes out every heartbeat interval; if no frame at all
  * arrived for the dead timeout, or the socket fails, or the peer sends a
- * malformed frame, the connection is declared dead: one log line, every
- * queued and pending call completes with -EIO, and every later submit
- * fails at once with -EIO. The kernel therefore never waits longer than
- * the dead timeout for an answer.
+ * malformed frame, the connection is lost: one log line, and then
+ *   - without reconnect (fb_conn_config.reconnect 0), every queued and
+ *     pending call completes with -EIO and every later submit fails at
+ *     once with -EIO;
+ *   - with reconnect, the calls wait: those the server may have seen are
+ *     held, new ones queue behind them, and on_down() tells the owner to
+ *     find the server again. fb_conn_attach() hands over a new socket on
+ *     which the session has been resumed (its node ids and handles mean
+ *     what they meant), and the held calls go out again, in their order,
+ *     then the queued ones. A waiting call whose FUSE request was
+ *     interrupted completes with -EINTR within a tick; with soft_ms set,
+ *     once the server has been away that long every waiting call fails
+ *     with -EIO, and so does every new one until the next attach.
+ * The kernel therefore never waits on a dead server without a way out.
  *
  * Lock order: the queue lock is a leaf; callbacks run without it.
  */
@@ -53,9 +63,15 @@ struct fb_call {
 	uint16_t op;
 	uint8_t answered;            /* loop thread only */
 	uint8_t written;             /* loop thread only */
+	uint8_t retried;             /* sent again after a reconnect: the
+	                              * server before may have done it */
 	struct fsb_wbuf wb;
 	fb_call_cb cb;
 	void (*release)(struct fb_call *call);
+	/* Optional: 1 when whoever waits for the call gave up (its FUSE
+	 * request was interrupted). Asked on the loop thread while the call
+	 * waits for a reconnect. */
+	int (*interrupted)(struct fb_call *call);
 };
 
 struct fb_conn_config {
@@ -68,6 +84,19 @@ struct fb_conn_config {
 	/* EVENT pushes, on the loop thread; must not block. */
 	void (*on_push)(void *arg, const struct fsb_event_push *push);
 	void *push_arg;
+	/* Reconnect instead of failing (see Liveness). on_down runs on the
+	 * loop thread when the connection is lost; it must not block. */
+	int reconnect;
+	unsigned soft_ms;            /* 0: calls wait for as long as it takes */
+	void (*on_down)(void *arg);
+	void *down_arg;
+};
+
+struct fb_conn_stats {
+	uint64_t reconnects;         /* attaches after a loss */
+	uint64_t retried;            /* calls sent again on a new socket */
+	uint64_t down_ms;            /* time spent without a server, so far */
+	int down;                    /* lost and not attached again */
 };
 
 int fb_conn_new(struct fb_conn **out, const struct fb_conn_config *cfg);
@@ -92,7 +121,21 @@ int fb_conn_submit(struct fb_conn *c, struct fb_call *call, struct fsb_msg *m);
  * connection is dead (the server has forgotten the whole session). */
 void fb_conn_forget(struct fb_conn *c, uint64_t node, uint64_t nlookup);
 
-/* 1 once the connection has been declared dead. */
+/* 1 while there is no live connection (lost, or stopping). */
 int fb_conn_is_dead(struct fb_conn *c);
+
+/* Reserve n request ids for frames sent outside the conn (the RESUME
+ * exchange on a new socket); returns the first. */
+uint64_t fb_conn_take_ids(struct fb_conn *c, uint64_t n);
+
+/* Hand over a connected, resumed socket (any thread). The conn owns fd
+ * from here: 0, or -ESHUTDOWN when stopping (fd is then closed). */
+int fb_conn_attach(struct fb_conn *c, int fd, int is_tcp);
+
+void fb_conn_get_stats(struct fb_conn *c, struct fb_conn_stats *out);
+
+/* Stop waiting for a server that will not come back as it was: every
+ * waiting and later call fails with -EIO (any thread). */
+void fb_conn_abandon(struct fb_conn *c);
 
 #endif

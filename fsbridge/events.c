@@ -80,7 +80,12 @@ int fb_events_init(struct fb_events *ev, enum fb_events_mode mode)
 	err = pthread_mutex_init(&ev->view_lock, NULL);
 	if (err)
 		goto out_cond;
+	err = pthread_mutex_init(&ev->stats_lock, NULL);
+	if (err)
+		goto out_view;
 	return 0;
+out_view:
+	pthread_mutex_destroy(&ev->view_lock);
 out_cond:
 	pthread_cond_destroy(&ev->cond);
 out_lock:
@@ -196,7 +201,25 @@ int fb_events_stats_path(char *buf, size_t size, unsigned long long dev)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static void stats_write(struct fb_events *ev)
+static void stats_connection(struct fb_events *ev, FILE *f)
+{
+	struct fb_conn_stats cs;
+	struct fb_resume *r = &ev->fs->resume;
+
+	fb_conn_get_stats(ev->fs->conn, &cs);
+	fprintf(f, "connection %s\nreconnects %llu\ndisconnected_ms %llu\n",
+	        cs.down ? "down" : "up", (unsigned long long)cs.reconnects,
+	        (unsigned long long)cs.down_ms);
+	fprintf(f, "requests_retried %llu\nnodes_resumed %llu\nnodes_lost %llu\n",
+	        (unsigned long long)cs.retried,
+	        (unsigned long long)atomic_load(&r->nodes_resumed),
+	        (unsigned long long)atomic_load(&r->nodes_lost));
+	fprintf(f, "handles_reopened %llu\nhandles_lost %llu\n",
+	        (unsigned long long)atomic_load(&r->handles_reopened),
+	        (unsigned long long)atomic_load(&r->handles_lost));
+}
+
+static void stats_write_locked(struct fb_events *ev)
 {
 	char tmp[4200];
 	size_t i, pending;
@@ -228,9 +251,32 @@ static void stats_write(struct fb_events *ev)
 	pending = ev->queued;
 	pthread_mutex_unlock(&ev->lock);
 	fprintf(f, "pending %zu\n", pending);
+	stats_connection(ev, f);
 	if (fclose(f) == 0 && rename(tmp, ev->stats_path) == 0)
 		return;
 	unlink(tmp);
+}
+
+/* The event thread and the recovery thread both write it. */
+static void stats_write(struct fb_events *ev)
+{
+	pthread_mutex_lock(&ev->stats_lock);
+	stats_write_locked(ev);
+	pthread_mutex_unlock(&ev->stats_lock);
+}
+
+void fb_events_write_stats(struct fb_events *ev)
+{
+	stats_write(ev);
+}
+
+void fb_events_lost(struct fb_events *ev)
+{
+	pthread_mutex_lock(&ev->lock);
+	ev->overflowed = 1;
+	pthread_cond_signal(&ev->cond);
+	pthread_mutex_unlock(&ev->lock);
+	stats_write(ev);
 }
 
 /* Make the stats file's directory, private to its user. */
@@ -388,6 +434,7 @@ void fb_events_release(struct fb_events *ev)
 	}
 	free(ev->mountpoint);
 	ev->mountpoint = NULL;
+	pthread_mutex_destroy(&ev->stats_lock);
 	pthread_mutex_destroy(&ev->view_lock);
 	pthread_cond_destroy(&ev->cond);
 	pthread_mutex_destroy(&ev->lock);

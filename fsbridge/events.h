@@ -108,6 +108,8 @@ struct fb_events {
 	atomic_uint_fast64_t by_kind[FSB_EV__COUNT];
 	uint64_t last_seq;                 /* loop thread only */
 
+	pthread_mutex_t stats_lock;        /* writing the stats file */
+
 	/* the queue, loop thread -> event thread */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -149,6 +151,12 @@ void fb_events_join(struct fb_events *ev);
 void fb_events_release(struct fb_events *ev);
 /* One summary line, at shutdown. */
 void fb_events_log_summary(struct fb_events *ev);
+
+/* Changes were missed (the connection was lost and is back): have the
+ * event thread rescan, and rewrite the stats file. Any thread. */
+void fb_events_lost(struct fb_events *ev);
+/* Rewrite the stats file now (any thread). */
+void fb_events_write_stats(struct fb_events *ev);
 
 /* Where the daemon for the file system with device number `dev` keeps its
  * counters; `fsbridge stats MNT` reads it. */

@@ -26,6 +26,15 @@ static void op_release(struct fb_call *call)
 	free(fb__op_of(call));
 }
 
+/* A request that waits for a reconnect gives up when its caller was
+ * signalled: the kernel sent FUSE_INTERRUPT for it. */
+static int op_interrupted(struct fb_call *call)
+{
+	struct fb_op *op = fb__op_of(call);
+
+	return op->req && fuse_req_interrupted(op->req);
+}
+
 struct fb_op *fb__op_new(struct fb_fs *fs, fuse_req_t req, fb_call_cb cb)
 {
 	struct fb_op *op = calloc(1, sizeof(*op));
@@ -36,6 +45,7 @@ struct fb_op *fb__op_new(struct fb_fs *fs, fuse_req_t req, fb_call_cb cb)
 	op->req = req;
 	op->call.cb = cb;
 	op->call.release = op_release;
+	op->call.interrupted = op_interrupted;
 	return op;
 }
 
@@ -47,6 +57,11 @@ struct fb_fs *fb__fs_of(fuse_req_t req)
 int fb__is_writable(int flags)
 {
 	return (flags & O_ACCMODE) == O_WRONLY || (flags & O_ACCMODE) == O_RDWR;
+}
+
+int fb__retried_done(const struct fb_op *op, int e)
+{
+	return e == ENOENT && op->call.retried;
 }
 
 /* The name an entry reply will carry, for the dentry mirror. Names were
@@ -229,6 +244,7 @@ void fb__release_orphan_fh(struct fb_fs *fs, uint64_t fh)
 
 	if (fh == FB_REPLAY_FH)
 		return;
+	fb_fhs_remove(&fs->fhs, fh);
 	op = fb__op_new(fs, NULL, noop_done);
 	if (!op)
 		return;

@@ -22,8 +22,10 @@
 #include "conn.h"
 #include "dents.h"
 #include "events.h"
+#include "fhs.h"
 #include "nodes.h"
 #include "options.h"
+#include "resume.h"
 #include "session.h"
 
 /* The filesystem instance; the FUSE session's userdata. */
@@ -31,9 +33,11 @@ struct fb_fs {
 	struct fb_conn *conn;
 	struct fb_nodes nodes;
 	struct fb_dents dents;          /* the names the kernel knows */
+	struct fb_fhs fhs;              /* the server handles it holds */
 	struct fb_cache_policy cache;
 	struct fb_server server;
 	struct fb_events events;
+	struct fb_resume resume;        /* getting the server back */
 };
 
 extern const struct fuse_lowlevel_ops fb_fuse_ops;

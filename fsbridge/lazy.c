@@ -61,6 +61,8 @@ static void lazy_open_done(struct fb_call *call, const struct fsb_msg *rep, int 
 	/* Two reads of one handle may both have opened it: keep one. */
 	if (!atomic_compare_exchange_strong(&l->fh, &none, rep->u.open_rep.fh))
 		fb__release_orphan_fh(op->fs, rep->u.open_rep.fh);
+	else
+		fb_fhs_add(&op->fs->fhs, rep->u.open_rep.fh, l->node, l->oflags);
 	next->resend(next);
 }
 

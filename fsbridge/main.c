@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "automount.h"
 #include "config.h"
@@ -78,7 +80,16 @@ static const char usage_mount[] =
 	"                     mounts, noallow_other turns it off; a user other than\n"
 	"                     root needs user_allow_other in /etc/fuse.conf for it),\n"
 	"                     ro, noexec, nosuid, ...; also server=, token_file=,\n"
-	"                     cache=, events= as above\n"
+	"                     cache=, events= as above, and:\n"
+	"                     reconnect=hard (default): when the server goes away\n"
+	"                       (restart, sleep, dropped connection), requests wait\n"
+	"                       until it is back, then carry on: open files stay\n"
+	"                       open, unsynced writes are written; a signal (Ctrl-C,\n"
+	"                       kill) ends a waiting request with EINTR;\n"
+	"                     reconnect=soft: the same, but requests fail with EIO\n"
+	"                       once the server has been away timeo=SECONDS\n"
+	"                       (default 30); the mount stays and recovers;\n"
+	"                     reconnect=off: every request fails with EIO for good\n"
 	"\n"
 	"Files made through the mount belong to the user who made them, on the\n"
 	"server too, when winside runs as root (Linux) and can give them away.\n"
@@ -485,12 +496,14 @@ static const char usage_stats[] =
 	"received from the server (by kind), replayed through the mount, used only\n"
 	"to invalidate the cache, echoes of the mount's own changes suppressed,\n"
 	"skipped because nothing under them was cached, failed replays, and\n"
-	"rescans after lost events.\n";
+	"rescans after lost events; and the connection's: up or down, reconnects,\n"
+	"time spent disconnected, requests sent again, nodes and open files\n"
+	"restored or lost across reconnects.\n";
 
 static int cmd_stats(int argc, char **argv)
 {
 	char path[4096], line[4200];
-	struct stat st;
+	struct statx stx;
 	FILE *f;
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -501,11 +514,14 @@ static int cmd_stats(int argc, char **argv)
 		fprintf(stderr, "fsbridge: MOUNTPOINT is required\n\n%s", usage_stats);
 		return 2;
 	}
-	if (stat(argv[1], &st) < 0) {
+	/* From the kernel's cache: the server may be away right now. */
+	if (statx(AT_FDCWD, argv[1], AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
 		fb_err("%s: %s", argv[1], strerror(errno));
 		return 1;
 	}
-	if (fb_events_stats_path(path, sizeof(path), (unsigned long long)st.st_dev) < 0 ||
+	if (fb_events_stats_path(path, sizeof(path),
+	                         (unsigned long long)makedev(stx.stx_dev_major,
+	                                                     stx.stx_dev_minor)) < 0 ||
 	    !(f = fopen(path, "re"))) {
 		fb_err("%s: no fsbridge daemon with change events serves it (no %s)", argv[1],
 		       path);

@@ -269,7 +269,8 @@ int fb_mount_run(struct fb_mount_opts *o)
 		goto out_local;
 	}
 	if (fb_nodes_init(&fs.nodes) < 0 || fb_dents_init(&fs.dents) < 0 ||
-	    fb_nodes_ref(&fs.nodes, &fs.server.root) < 0) {
+	    fb_fhs_init(&fs.fhs) < 0 || fb_nodes_ref(&fs.nodes, &fs.server.root) < 0 ||
+	    fb_resume_init(&fs.resume, &fs, server, token, export_path, caps) < 0) {
 		fb_err("out of memory");
 		close(fd);
 		goto out_nodes;
@@ -284,6 +285,12 @@ int fb_mount_run(struct fb_mount_opts *o)
 	ccfg.first_id = 2;     /* HELLO was 1 */
 	ccfg.on_push = on_push;
 	ccfg.push_arg = &fs;
+	ccfg.reconnect = o->reconnect != FB_RECONNECT_OFF;
+	ccfg.soft_ms = o->reconnect == FB_RECONNECT_SOFT ? o->timeo * 1000u : 0;
+	ccfg.on_down = fb_resume_on_down;
+	ccfg.down_arg = &fs.resume;
+	if (have_local)
+		fs.resume.local = &local;
 	if (fb_conn_new(&fs.conn, &ccfg) < 0) {
 		fb_err("out of memory");
 		close(fd);
@@ -325,10 +332,18 @@ int fb_mount_run(struct fb_mount_opts *o)
 		fb_conn_stop(fs.conn);
 		goto out_unmount;
 	}
+	rc = fb_resume_start(&fs.resume);
+	if (rc < 0) {
+		fb_err("cannot start the reconnect thread: %s", strerror(-rc));
+		fb_events_stop(&fs.events);
+		fb_conn_stop(fs.conn);
+		goto out_unmount;
+	}
 	rc = fuse_session_loop_mt(se, &loop_cfg);
 	status = rc < 0 ? 1 : 0;
 	if (rc < 0)
 		fb_err("FUSE session ended with an error: %s", strerror(-rc));
+	fb_resume_stop(&fs.resume);
 	fb_events_stop(&fs.events);
 	fb_conn_stop(fs.conn);
 	fb_events_log_summary(&fs.events);
@@ -348,7 +363,9 @@ out_args:
 out_conn:
 	fb_conn_free(fs.conn);
 out_nodes:
+	fb_resume_release(&fs.resume);
 	fb_events_release(&fs.events);
+	fb_fhs_release(&fs.fhs);
 	fb_dents_release(&fs.dents);
 	fb_nodes_release(&fs.nodes);
 out_local:

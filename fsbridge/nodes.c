@@ -290,6 +290,22 @@ int fb_nodes_get_attr(struct fb_nodes *t, uint64_t id, struct fsb_attr *out)
 	return err;
 }
 
+void fb_nodes_each(struct fb_nodes *t,
+                   void (*fn)(void *arg, uint64_t id, uint64_t server_refs, uint64_t gen,
+                              const struct fsb_attr *attr),
+                   void *arg)
+{
+	size_t i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < t->nbuckets; i++) {
+		const struct fb_node *n;
+		for (n = t->buckets[i]; n; n = n->next)
+			fn(arg, n->id, n->nlookup - n->local, n->gen, &n->attr);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 uint64_t fb_nodes_lookups(struct fb_nodes *t, uint64_t id)
 {
 	struct fb_node *n;

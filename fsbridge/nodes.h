@@ -80,6 +80,14 @@ void fb_nodes_mark_all_stale(struct fb_nodes *t);
 /* Copy the cached attributes; 0, or -ENOENT if the node is unknown. */
 int fb_nodes_get_attr(struct fb_nodes *t, uint64_t id, struct fsb_attr *out);
 
+/* Call fn for every node, under the table lock (fn must not call back into
+ * the table): its id, the references the server gave for it (the lookup
+ * count less the local ones), its generation and cached attributes. */
+void fb_nodes_each(struct fb_nodes *t,
+                   void (*fn)(void *arg, uint64_t id, uint64_t server_refs, uint64_t gen,
+                              const struct fsb_attr *attr),
+                   void *arg);
+
 /* Lookup count of id, 0 if unknown. */
 uint64_t fb_nodes_lookups(struct fb_nodes *t, uint64_t id);
 size_t fb_nodes_count(struct fb_nodes *t);

@@ -22,6 +22,31 @@
 
 /* ---- creating entries ------------------------------------------------------ */
 
+static void newentry_done(struct fb_call *call, const struct fsb_msg *rep, int err);
+
+/* A CREATE sent again after a reconnect found its name taken, most likely
+ * by its own first attempt on the server before: open what is there. */
+static void create_again(struct fb_op *was)
+{
+	struct fb_op *op = fb__op_new(was->fs, was->req, newentry_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(was->req, EEXIST);
+		return;
+	}
+	fb__op_name(op, was->parent, was->name);
+	op->fi = was->fi;
+	op->cflags = was->cflags & ~(uint32_t)FSB_O_EXCL;
+	op->cmode = was->cmode;
+	fb__msg_init(&m, FSB_OP_CREATE);
+	m.u.create.parent = op->parent;
+	m.u.create.name = fb__str_of(op->name);
+	m.u.create.flags = op->cflags;
+	m.u.create.mode = op->cmode;
+	fb__op_send(op, &m);
+}
+
 /* MKNOD, MKDIR, SYMLINK, LINK, CREATE. Replies: entry (create for CREATE),
  * err. */
 static void newentry_done(struct fb_call *call, const struct fsb_msg *rep, int err)
@@ -30,6 +55,13 @@ static void newentry_done(struct fb_call *call, const struct fsb_msg *rep, int e
 	int e = fb__rep_errno(rep, err);
 	const struct fsb_entry_rep *r;
 
+	if (e == EEXIST && call->retried) {
+		if (call->op == FSB_OP_CREATE)
+			create_again(op);
+		else
+			fb__lookup_instead(op);
+		return;
+	}
 	if (e) {
 		fuse_reply_err(op->req, e);
 		return;
@@ -39,6 +71,8 @@ static void newentry_done(struct fb_call *call, const struct fsb_msg *rep, int e
 	if (call->op == FSB_OP_CREATE) {
 		op->fi.fh = r->fh;
 		op->fi.keep_cache = 0;
+		fb_fhs_add(&op->fs->fhs, r->fh, r->entry.node,
+		           fb__open_flags(op->fi.flags, op->fs->cache.writeback));
 		op->fi.direct_io = op->fs->cache.direct_io;
 		fb__reply_entry(op, &r->entry, 1);
 		return;
@@ -73,6 +107,8 @@ static void send_create(fuse_req_t req, uint16_t opcode, fuse_ino_t parent,
 	fb__op_name(op, parent, name);
 	if (fi)
 		op->fi = *fi;
+	op->cflags = flags;
+	op->cmode = mode;
 	fb__msg_init(&m, opcode);
 	m.u.create.parent = parent;
 	m.u.create.name = fb__str_of(name);
@@ -176,7 +212,15 @@ static void remove_done(struct fb_call *call, const struct fsb_msg *rep, int err
 	struct fb_op *op = fb__op_of(call);
 	int e = fb__rep_errno(rep, err);
 
-	if (!e) {
+	if (fb__retried_done(op, e)) {
+		uint64_t gone = fb_dents_remove(&op->fs->dents, op->parent, op->name,
+		                                strlen(op->name));
+
+		fb_nodes_mark_stale(&op->fs->nodes, op->parent);
+		if (gone)
+			fb_nodes_mark_stale(&op->fs->nodes, gone);
+		e = 0;
+	} else if (!e) {
 		uint64_t gone;
 
 		fb_nodes_set_attr(&op->fs->nodes, op->parent, &rep->u.dir_rep.dir_attr);
@@ -232,9 +276,15 @@ static void rename_done(struct fb_call *call, const struct fsb_msg *rep, int err
 	struct fb_op *op = fb__op_of(call);
 	int e = fb__rep_errno(rep, err);
 
-	if (!e) {
+	if (fb__retried_done(op, e)) {
+		fb_nodes_mark_stale(&op->fs->nodes, op->parent);
+		fb_nodes_mark_stale(&op->fs->nodes, op->node);
+		e = 0;
+	} else if (!e) {
 		fb_nodes_set_attr(&op->fs->nodes, op->parent, &rep->u.rename_rep.olddir_attr);
 		fb_nodes_set_attr(&op->fs->nodes, op->node, &rep->u.rename_rep.newdir_attr);
+	}
+	if (!e) {
 		uint64_t moved = fb_dents_get(&op->fs->dents, op->parent, op->name, strlen(op->name));
 		uint64_t replaced = fb_dents_get(&op->fs->dents, op->node, op->name2,
 		                                 strlen(op->name2));

@@ -50,6 +50,10 @@ static void open_done(struct fb_call *call, const struct fsb_msg *rep, int err)
 	fb_nodes_set_attr(&fs->nodes, op->node, &r->attr);
 	op->fi.fh = r->fh;
 	op->fi.keep_cache = keep;
+	/* Before the reply: the kernel may release it at once. */
+	fb_fhs_add(&fs->fhs, r->fh, op->node,
+	           op->plus ? FSB_O_RDONLY | FSB_O_DIRECTORY
+	                    : fb__open_flags(op->fi.flags, fs->cache.writeback));
 	if (op->plus) {
 		op->fi.cache_readdir = fs->cache.cache_dir;
 	} else {
@@ -301,10 +305,23 @@ static void send_fh(fuse_req_t req, uint16_t opcode, uint64_t fh, uint32_t flags
 	fb__op_send(op, &m);
 }
 
-/* FLUSH and FSYNC of a read-only lazy handle have nothing to do on the
- * server; RELEASE gives back its server handle if it got one. */
+/*
+ * FLUSH and FSYNC of a read-only lazy handle have nothing to do on the
+ * server; RELEASE gives back its server handle if it got one.
+ *
+ * While the server is away, FLUSH (every close(), and every exit of a
+ * process holding a file of the mount) is answered at once: the kernel
+ * has written the file's dirty pages before it asks (those writes do wait
+ * for the server), so what is left is the server closing a duplicate of
+ * its descriptor, whose errors concern a session that is gone. Waiting
+ * would make every exit hang for the outage. FSYNC still waits.
+ */
 void fb__flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (fb_conn_is_dead(fb__fs_of(req)->conn)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	send_fh(req, FSB_OP_FLUSH, fb__lazy_of(fi->fh) ? FB_REPLAY_FH : fi->fh, 0);
 }
 

@@ -41,6 +41,7 @@ struct fb_op {
 	struct fuse_file_info fi;
 	unsigned rflags;            /* rename: RENAME_* */
 	uint32_t rmode;             /* replayed creation: the type asked for */
+	uint32_t cflags, cmode;     /* CREATE: as sent, for a retry */
 	struct fsb_attr rattr;      /* replayed creation: the recorded state */
 	struct fb_op *deferred;     /* a lazy OPEN: the request waiting for it */
 	void (*resend)(struct fb_op *op);   /* how the deferred request goes out */
@@ -76,6 +77,13 @@ void fb__op_send(struct fb_op *op, struct fsb_msg *m);
 int fb__rep_errno(const struct fsb_msg *rep, int err);
 void fb__msg_init(struct fsb_msg *m, uint16_t op);
 struct fsb_str fb__str_of(const char *s);
+/* A request sent again after a reconnect (the server before it may have
+ * done it) failed with e: whether e means it was done after all, which
+ * is the rule for removals and renames that find no source (ENOENT). */
+int fb__retried_done(const struct fb_op *op, int e);
+/* ops_node.c: answer `was`'s request (a creation sent again after a
+ * reconnect that found its name taken) with what the name is now. */
+void fb__lookup_instead(struct fb_op *was);
 /* Answers ENAMETOOLONG and returns 1 for a name the wire cannot carry. */
 int fb__name_too_long(fuse_req_t req, const char *name);
 /* The FSB_O_* flags for the kernel's open flags. */

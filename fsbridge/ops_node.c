@@ -58,6 +58,22 @@ void fb__lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fb__op_send(op, &m);
 }
 
+void fb__lookup_instead(struct fb_op *was)
+{
+	struct fb_op *op = fb__op_new(was->fs, was->req, lookup_done);
+	struct fsb_msg m;
+
+	if (!op) {
+		fuse_reply_err(was->req, EEXIST);
+		return;
+	}
+	fb__op_name(op, was->parent, was->name);
+	fb__msg_init(&m, FSB_OP_LOOKUP);
+	m.u.name.parent = op->parent;
+	m.u.name.name = fb__str_of(op->name);
+	fb__op_send(op, &m);
+}
+
 static void forget_one(struct fb_fs *fs, uint64_t node, uint64_t nlookup)
 {
 	fb__forget_refs(fs, node, nlookup);

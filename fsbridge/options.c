@@ -67,6 +67,42 @@ void fb_mount_opts_init(struct fb_mount_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->cache = FB_CACHE_COHERENT;
 	o->events = FB_EVENTS_REPLAY;
+	o->reconnect = FB_RECONNECT_HARD;
+	o->timeo = 30;
+}
+
+static int parse_reconnect(struct fb_mount_opts *o, const char *v, size_t len, char *err,
+                           size_t errlen)
+{
+	if (len == 4 && !memcmp(v, "hard", 4))
+		o->reconnect = FB_RECONNECT_HARD;
+	else if (len == 4 && !memcmp(v, "soft", 4))
+		o->reconnect = FB_RECONNECT_SOFT;
+	else if (len == 3 && !memcmp(v, "off", 3))
+		o->reconnect = FB_RECONNECT_OFF;
+	else {
+		snprintf(err, errlen, "unknown reconnect mode '%.*s' (use hard, soft or off)",
+		         (int)(len < 32 ? len : 32), v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_timeo(struct fb_mount_opts *o, const char *v, size_t len, char *err,
+                       size_t errlen)
+{
+	unsigned long n = 0;
+	size_t i;
+
+	for (i = 0; i < len && v[i] >= '0' && v[i] <= '9' && n <= 86400; i++)
+		n = n * 10 + (unsigned long)(v[i] - '0');
+	if (len == 0 || i != len || n == 0 || n > 86400) {
+		snprintf(err, errlen, "timeo=%.*s: give whole seconds from 1 to 86400",
+		         (int)(len < 32 ? len : 32), v);
+		return -EINVAL;
+	}
+	o->timeo = (unsigned)n;
+	return 0;
 }
 
 void fb_mount_opts_release(struct fb_mount_opts *o)
@@ -179,6 +215,10 @@ static int parse_one(struct fb_mount_opts *o, const char *opt, size_t len, char 
 		}
 		return 0;
 	}
+	if (key_is(opt, len, "reconnect", &v))
+		return parse_reconnect(o, v, len - (size_t)(v - opt), err, errlen);
+	if (key_is(opt, len, "timeo", &v))
+		return parse_timeo(o, v, len - (size_t)(v - opt), err, errlen);
 	if (len == 11 && !memcmp(opt, "allow_other", 11)) {
 		o->allow_other = 1;
 		return 0;

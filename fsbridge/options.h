@@ -46,6 +46,11 @@ struct fb_mount_opts {
 	 * (allow_other), -1 refused (noallow_other), 0 the default: yes when
 	 * root mounts, no otherwise (fb_mount_allow_other). */
 	int allow_other;
+	/* When the server goes away: wait for it (hard), wait at most
+	 * timeo seconds and then fail with EIO while reconnecting (soft), or
+	 * fail everything with EIO for good (off). */
+	enum fb_reconnect { FB_RECONNECT_HARD, FB_RECONNECT_SOFT, FB_RECONNECT_OFF } reconnect;
+	unsigned timeo;             /* seconds, soft only */
 	int cache_set;              /* cache / events given, not defaults */
 	int events_set;
 	char *fuse_opts;            /* comma list handed to libfuse, or NULL */

@@ -88,6 +88,14 @@ static int hello_check(const struct fsb_hello_rep *h, const char *addr, char *er
 int fb_session_open(const char *addr, const char *token, const char *export_path, uint64_t caps,
                     struct fb_server *out, int *is_tcp, char *err, size_t errlen)
 {
+	return fb_session_open_ex(addr, token, export_path, caps, out, is_tcp, err, errlen, NULL,
+	                          NULL);
+}
+
+int fb_session_open_ex(const char *addr, const char *token, const char *export_path,
+                       uint64_t caps, struct fb_server *out, int *is_tcp, char *err,
+                       size_t errlen, void (*on_fd)(void *arg, int fd), void *arg)
+{
 	struct fsb_addr a;
 	struct fsb_wbuf wb;
 	struct fsb_msg m;
@@ -110,6 +118,8 @@ int fb_session_open(const char *addr, const char *token, const char *export_path
 		         addr, strerror(-fd));
 		return fd;
 	}
+	if (on_fd)
+		on_fd(arg, fd);
 	set_timeouts(fd, HELLO_TIMEOUT_S);
 
 	memset(&m, 0, sizeof(m));
@@ -197,6 +207,8 @@ out_buf:
 	free(buf);
 out_wb:
 	fsb_wbuf_release(&wb);
+	if (on_fd)
+		on_fd(arg, -1);
 	close(fd);
 	return rc;
 }

@@ -13,7 +13,7 @@
 
 #define FB_CLIENT_CAPS (FSB_CAP_EVENTS | FSB_CAP_RENAME_NOREPLACE | \
                         FSB_CAP_RENAME_EXCHANGE | FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS | \
-                        FSB_CAP_FALLOCATE | FSB_CAP_CREDS)
+                        FSB_CAP_FALLOCATE | FSB_CAP_CREDS | FSB_CAP_RESUME)
 
 struct fb_server {
 	uint32_t version;
@@ -33,5 +33,12 @@ struct fb_server {
  */
 int fb_session_open(const char *addr, const char *token, const char *export_path, uint64_t caps,
                     struct fb_server *out, int *is_tcp, char *err, size_t errlen);
+
+/* The same, telling on_fd(arg, fd) the socket as soon as it is connected
+ * (and on_fd(arg, -1) before it is closed on failure), so that another
+ * thread may shutdown() it to cut the wait for HELLO short. */
+int fb_session_open_ex(const char *addr, const char *token, const char *export_path,
+                       uint64_t caps, struct fb_server *out, int *is_tcp, char *err,
+                       size_t errlen, void (*on_fd)(void *arg, int fd), void *arg);
 
 #endif

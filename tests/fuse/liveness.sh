@@ -1,7 +1,9 @@
 #!/bin/sh
-# tests/fuse/liveness.sh - a server that stops answering, or dies, must
-# turn into EIO on the mount within a bounded time: no process may hang in
-# the kernel waiting for it, and the mount must still come down cleanly.
+# tests/fuse/liveness.sh - with -o reconnect=off, a server that stops
+# answering, or dies, must turn into EIO on the mount within a bounded
+# time: no process may hang in the kernel waiting for it, and the mount
+# must still come down cleanly. (reconnect.sh tests the default, which
+# waits for the server and carries on.)
 #
 #   1. the private winside is frozen (SIGSTOP): a stat of an uncached name
 #      fails with EIO after the heartbeat's dead timeout (15 s), not never;
@@ -31,7 +33,7 @@ try_stat() {
 # daemon's private winside; sets m_pid and srv (empty, with a failure, when
 # there is none).
 mount_local() {
-	start_mount "$tmp/b$1" "$tmp/m$1" "$tmp/m$1.log" --cache=strict || exit 1
+	start_mount "$tmp/b$1" "$tmp/m$1" "$tmp/m$1.log" --cache=strict -o reconnect=off || exit 1
 	m_pid=$mount_pid
 	ls "$tmp/m$1" >/dev/null || fail "listing mount $1"
 	srv=$(winside_of "$m_pid")
