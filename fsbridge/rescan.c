@@ -148,16 +148,14 @@ int fb__sync_lookup(struct fb_events *ev, uint64_t parent, const char *name,
 	return err;
 }
 
-/* Handle a change found by the rescan as if the server had sent it. */
-static void emit(struct fb_events *ev, uint8_t kind, const char *path,
-                 const struct fsb_attr *attr, int is_dir, unsigned *count)
+/* A rescan's event, with no sequence number or cookie. */
+static struct fb_rev *rev_new(uint8_t kind, const char *path, size_t len,
+                              const struct fsb_attr *attr, int is_dir)
 {
-	size_t len = strlen(path);
 	struct fb_rev *r = calloc(1, sizeof(*r) + len + 1);
-	int consumed;
 
 	if (!r)
-		return;
+		return NULL;
 	r->kind = kind;
 	r->flags = is_dir ? FSB_EVF_DIR : 0;
 	if (attr) {
@@ -166,7 +164,27 @@ static void emit(struct fb_events *ev, uint8_t kind, const char *path,
 	}
 	r->pathlen = len;
 	memcpy(r->path, path, len + 1);
-	fb__handle_event(ev, r, NULL, &consumed);
+	return r;
+}
+
+/* Handle a change found by the rescan as if the server had sent it. A
+ * file found new with data in it was, as far as anyone can tell, created
+ * and written: it comes with its MODIFIED, as from a watcher. */
+static void emit(struct fb_events *ev, uint8_t kind, const char *path,
+                 const struct fsb_attr *attr, int is_dir, unsigned *count)
+{
+	size_t len = strlen(path);
+	struct fb_rev *r = rev_new(kind, path, len, attr, is_dir), *w = NULL;
+	int consumed;
+
+	if (!r)
+		return;
+	if (kind == FSB_EV_CREATED && attr && S_ISREG(attr->mode) && attr->size > 0)
+		w = rev_new(FSB_EV_MODIFIED, path, len, attr, 0);
+	fb__handle_event(ev, r, w, &consumed);
+	if (w && !consumed)
+		fb__handle_event(ev, w, NULL, &consumed);
+	free(w);
 	free(r);
 	(*count)++;
 }
@@ -316,8 +334,10 @@ static void rescan_listing(struct fb_events *ev, uint64_t dir, unsigned *count)
 		goto out;
 	if (known.oom || list_server(ev, dir, &now) < 0)
 		goto out;
-	qsort(known.v, known.n, sizeof(*known.v), by_name);
-	qsort(now.v, now.n, sizeof(*now.v), by_name);
+	if (known.n)
+		qsort(known.v, known.n, sizeof(*known.v), by_name);
+	if (now.n)
+		qsort(now.v, now.n, sizeof(*now.v), by_name);
 	while (i < known.n || j < now.n) {
 		int c = i == known.n ? 1 : j == now.n ? -1 : strcmp(known.v[i].name, now.v[j].name);
 		const struct name_ent *e = c < 0 ? &known.v[i] : &now.v[j];
