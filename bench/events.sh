@@ -7,6 +7,11 @@
 #             inotify event on the mount (bench/event_latency)
 #   burst     10,000 such changes as fast as possible: delivered, lost and
 #             duplicate events, watcher queue overflows
+#   loaded    the latency again while the machine is busy: a CPU-bound
+#             build on every core (the C compiler over bench/event_latency.c
+#             in a loop) and, elsewhere in the export, a burst of 10,000
+#             files created in a directory the mount has listed (so each of
+#             those changes is replayed too), started with the measurement
 #   idle CPU  utime+stime of fsbridge and of its winside child over
 #             EVENTS_IDLE_SECS (default 60) with an export of EVENTS_FILES
 #             (default 30,000) files, listed once through the mount and
@@ -51,6 +56,13 @@ for t in $TARGETS; do
 	need_target
 done
 events_tmp bench-events
+bench_cleanup() {
+	rc=$?
+	load_stop
+	(exit $rc)
+	events_cleanup
+}
+trap bench_cleanup EXIT
 
 # make_export DIR N: N empty files, 100 to a directory.
 make_export() {
@@ -63,6 +75,41 @@ make_export() {
 		(cd "$d" && seq -f 'f%03g' 0 $((n - 1)) | xargs touch) || return 1
 		i=$((i + 1))
 	done
+}
+
+# load_start BACKING MNT: the competing load (see the header); its
+# processes in $load_pids, all ours to stop.
+load_pids=
+load_start() {
+	cc=$(command -v cc || command -v gcc || true)
+	src=$(dirname "$0")/event_latency.c
+	n=$(nproc)
+	while [ "$n" -gt 0 ]; do
+		if [ -n "$cc" ]; then
+			sh -c 'while :; do "$1" -O2 -c -o /dev/null "$2" || exit 1; done' sh "$cc" "$src" &
+		else
+			sh -c 'while :; do :; done' &
+		fi
+		load_pids="$load_pids $!"
+		n=$((n - 1))
+	done
+	mkdir -p "$1/load-burst" && ls "$2/load-burst" >/dev/null
+}
+
+# load_burst BACKING: the 10,000 creations, in the background.
+load_burst() {
+	(cd "$1/load-burst" && seq -f "f%05g" 0 9999 | xargs touch) &
+	load_pids="$load_pids $!"
+}
+
+load_stop() {
+	[ -n "$load_pids" ] || return 0
+	# shellcheck disable=SC2086
+	kill -TERM $load_pids 2>/dev/null
+	for p in $load_pids; do
+		wait "$p" 2>/dev/null
+	done
+	load_pids=
 }
 
 # cpu_ticks PID: utime + stime, in clock ticks (fields 14 and 15, counted
@@ -117,6 +164,16 @@ for t in $TARGETS; do
 	echo "   latency and burst" >&2
 	guarded 900 "$BENCH" "$backing" "$mnt" >"$tmp/lat-$t.txt" ||
 		echo "warning: event_latency on $t failed" >&2
+	echo "   latency under load" >&2
+	load_start "$backing" "$mnt"
+	sleep 1         # the compilers are under way
+	load_burst "$backing"
+	guarded 900 "$BENCH" -b 1 "$backing" "$mnt" >"$tmp/load-$t.txt" ||
+		echo "warning: event_latency under load on $t failed" >&2
+	load_stop
+	sed -n 's/^latency_/loaded_/p' "$tmp/load-$t.txt" >>"$tmp/lat-$t.txt"
+	sed 's/^/   /' "$tmp/lat-$t.txt" >&2
+	[ -z "$view_pid" ] || events_settled "$mnt" 120 || echo "warning: $t did not settle" >&2
 	view_down "$mnt"
 	rm -rf "$backing"
 done
@@ -140,7 +197,13 @@ for t in $TARGETS; do
 	rule="$rule---|"
 done
 first=${TARGETS%% *}
-lat_p() { ms "$(result "$2" "latency_$1_us")"; }
+lat_p() {
+	case $1 in
+	loaded_*) ms "$(result "$2" "${1}_us")" ;;
+	*) ms "$(result "$2" "latency_$1_us")" ;;
+	esac
+}
+loaded_delivered() { echo "$(result "$1" loaded_delivered) of $(result "$1" loaded_changes)"; }
 delivered() {
 	echo "$(result "$1" latency_delivered) of $(result "$1" latency_changes)$(
 		[ "$(result "$1" latency_stopped_early)" = 1 ] && echo ' (stopped: nothing came)')"
@@ -159,6 +222,9 @@ echo "$rule"
 row "latency p50 (ms)" lat_p p50
 row "latency p99 (ms)" lat_p p99
 row "latency: delivered" delivered
+row "under load: latency p50 (ms)" lat_p loaded_p50
+row "under load: latency p99 (ms)" lat_p loaded_p99
+row "under load: delivered" loaded_delivered
 row "burst of $(result "$first" burst_changes): delivered / lost" burst
 row "burst: lost creates / modifies / deletes" lost_kinds
 row "burst: duplicates / queue overflows" dups

@@ -13,6 +13,15 @@
  * pressure, revalidation); those point at nodes that are still alive, and
  * acting on them costs at most one needless invalidation.
  *
+ * It also remembers what the listings told: a directory whose whole
+ * listing reached the kernel is "listed", and every name seen in it stays
+ * known after the kernel forgets that name's node (then it names no node:
+ * fb_dents_get and fb_dents_walk do not see it). So after lost change
+ * events a name on the server that a listed directory does not know is
+ * new (rescan.c), and one it knows that is gone was removed. A
+ * directory's names and listing are dropped when its own node is
+ * forgotten: no watch can be left on it then.
+ *
  * All functions take the map's lock internally.
  */
 #ifndef FB_DENTS_H
@@ -23,6 +32,7 @@
 #include <stdint.h>
 
 struct fb_dent;
+struct fb_ddir;
 
 struct fb_dents {
 	pthread_mutex_t lock;
@@ -30,13 +40,16 @@ struct fb_dents {
 	struct fb_dent **by_child;      /* hash of child: the names of a node */
 	size_t nbuckets;                /* power of two, both tables */
 	size_t count;
+	struct fb_ddir **dirs;          /* hash of directory: its names */
+	size_t ndirbuckets;             /* power of two */
+	size_t ndirs;
 };
 
 int fb_dents_init(struct fb_dents *d);
 void fb_dents_release(struct fb_dents *d);
 
-/* Record that `name` in `parent` is `child`, replacing what it was. Best
- * effort: a failed allocation only loses the record (-ENOMEM). */
+/* Record that `name` in `parent` is `child` (not 0), replacing what it
+ * was. Best effort: a failed allocation only loses the record (-ENOMEM). */
 int fb_dents_add(struct fb_dents *d, uint64_t parent, const char *name, size_t len,
                  uint64_t child);
 /* Forget `name` in `parent`; returns the child it named, or 0. */
@@ -48,8 +61,23 @@ uint64_t fb_dents_get(struct fb_dents *d, uint64_t parent, const char *name, siz
 void fb_dents_rename(struct fb_dents *d, uint64_t oldparent, const char *oldname,
                      size_t oldlen, uint64_t newparent, const char *newname, size_t newlen,
                      int exchange);
-/* The kernel forgot `child`: drop every name of it. */
+/* The kernel forgot `child`: drop every name of it (in a listed directory
+ * the name stays seen), and what its own listing told. */
 void fb_dents_forget_child(struct fb_dents *d, uint64_t child);
+
+/* Record `name` in `parent` as seen, naming no cached node, unless the map
+ * already knows it. 0, -ENOMEM or -ENAMETOOLONG. */
+int fb_dents_seen(struct fb_dents *d, uint64_t parent, const char *name, size_t len);
+/* 1 if the map knows `name` in `parent`, cached or only seen. */
+int fb_dents_known(struct fb_dents *d, uint64_t parent, const char *name, size_t len);
+/* The kernel was handed `dir`'s listing to its end. */
+void fb_dents_set_listed(struct fb_dents *d, uint64_t dir);
+/* If `dir` is listed, call fn for each name known in it (child 0: seen
+ * only), under the lock - fn must not call back into the map - and return
+ * 1; else 0. */
+int fb_dents_names(struct fb_dents *d, uint64_t dir,
+                   void (*fn)(void *arg, const char *name, size_t len, uint64_t child),
+                   void *arg);
 
 /*
  * Resolve the '/'-separated `path` (relative to the root node 1, "" is the
@@ -67,8 +95,8 @@ int fb_dents_walk(struct fb_dents *d, const char *path, size_t len, uint64_t *pa
  * -ENOENT if the node is not reachable, -ENAMETOOLONG if it does not fit. */
 int fb_dents_path(struct fb_dents *d, uint64_t node, char *buf, size_t size);
 
-/* Call fn for every (parent, name, child) known, under the lock: fn must
- * not call back into the map. */
+/* Call fn for every (parent, name, child) the kernel caches, under the
+ * lock: fn must not call back into the map. */
 void fb_dents_each(struct fb_dents *d,
                    void (*fn)(void *arg, uint64_t parent, const char *name, size_t len,
                               uint64_t child),

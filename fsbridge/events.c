@@ -398,6 +398,16 @@ int fb_events_start(struct fb_fs *fs, struct fuse_session *se, const char *mount
 	return 0;
 }
 
+void fb_events_rescan(struct fb_events *ev)
+{
+	pthread_mutex_lock(&ev->lock);
+	if (ev->mode != FB_EVENTS_OFF && !ev->stop) {
+		ev->overflowed = 1;
+		pthread_cond_signal(&ev->cond);
+	}
+	pthread_mutex_unlock(&ev->lock);
+}
+
 void fb_events_stop(struct fb_events *ev)
 {
 	pthread_mutex_lock(&ev->lock);

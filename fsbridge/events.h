@@ -141,6 +141,24 @@ int fb_events_init(struct fb_events *ev, enum fb_events_mode mode);
 int fb_events_start(struct fb_fs *fs, struct fuse_session *se, const char *mountpoint);
 /* Loop thread: copy the pushed events into the queue. Never blocks. */
 void fb_events_on_push(struct fb_events *ev, const struct fsb_event_push *push);
+/*
+ * Ask for a rescan of everything the client has cached, as after lost
+ * change events (rescan.c): each cached name is looked up on the server
+ * again and each directory whose whole listing the kernel has seen is
+ * listed again; what changed is handled as the events that would have
+ * told of it - removals, replacements, modifications, attribute changes
+ * and creations - replayed to the watchers in replay mode.
+ *
+ * Any thread (the connection's loop thread included), holding no lock of
+ * the event pipeline; never blocks and never waits for the rescan, which
+ * runs on the event thread before the next batch of queued events.
+ * Requests made before it starts are merged into one. The rescan sends
+ * requests and waits for their answers, so call it once the connection
+ * serves requests again (after a reconnect: once HELLO succeeded and the
+ * node ids the client holds are valid on the new session). Does nothing
+ * when events are off or the thread is stopping.
+ */
+void fb_events_rescan(struct fb_events *ev);
 /* Ask the event thread to stop after its current event. */
 void fb_events_stop(struct fb_events *ev);
 /* Stop and join the thread. Call after the session is unmounted (so a

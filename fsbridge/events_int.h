@@ -19,8 +19,9 @@
 #include "fsb_proto.h"
 
 /* replay.c */
-/* Handle r, and its RENAMED_TO partner when r is a RENAMED_FROM (then the
- * partner is consumed and *consumed set). */
+/* Handle r, and the event after it when it belongs to r (the RENAMED_TO
+ * of a RENAMED_FROM, the MODIFIED of a file just created): then that one
+ * is consumed and *consumed set. */
 void fb__handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *next,
                       int *consumed);
 

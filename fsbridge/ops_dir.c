@@ -478,6 +478,10 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 			fb_dents_add(&fs->dents, op->node, d->name.ptr, d->name.len,
 			             d->entry.node);
 		}
+		/* The rest of the listing reached the kernel: from now on
+		 * the client knows every name there (dents.h). */
+		if (r->eof && handed == r->count)
+			fb_dents_set_listed(&fs->dents, op->node);
 	}
 	if (fuse_reply_buf(op->req, buf, pos) < 0 && op->plus) {
 		for (i = 0; i < handed; i++)

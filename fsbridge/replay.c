@@ -184,6 +184,7 @@ static void invalidate_path(struct fb_events *ev, const struct fb_rev *r)
 		/* A new name: drop a cached negative entry, and a positive
 		 * one that now names something else. */
 		fb_dents_remove(&fs->dents, parent, r->path + off, r->pathlen - off);
+		fb_dents_seen(&fs->dents, parent, r->path + off, r->pathlen - off);
 		fuse_lowlevel_notify_inval_entry(ev->se, parent, r->path + off, r->pathlen - off);
 	}
 	inval_attr(ev, parent);
@@ -204,6 +205,10 @@ static uint32_t created_mode(const struct fb_rev *r)
  * (open for writing, set the times, close: IN_OPEN, IN_ATTRIB,
  * IN_CLOSE_WRITE); anything else is a chmod or chown (IN_ATTRIB alone). */
 enum { ATTRIB_PLAIN, ATTRIB_TOUCH };
+
+/* How a CREATED is replayed: empty, or (a MODIFIED of the same file came
+ * right behind it) with the written size set before the close. */
+enum { CREATE_EMPTY, CREATE_WRITTEN };
 
 static int replay_syscall(struct fb_events *ev, const struct fb_rev *r, const char *path2,
                           int how)
@@ -227,8 +232,12 @@ static int replay_syscall(struct fb_events *ev, const struct fb_rev *r, const ch
 		            mode & 07777);
 		if (fd < 0)
 			return -1;
+		/* Created and written in one go: the write's IN_MODIFY comes
+		 * from this open, before its IN_CLOSE_WRITE, as for a program
+		 * that writes what it creates. */
+		rc = how == CREATE_WRITTEN ? ftruncate(fd, (off_t)r->attr.size) : 0;
 		close(fd);
-		return 0;
+		return rc;
 	case FSB_EV_REMOVED:
 		return unlinkat(ev->rootfd, r->path,
 		                (r->flags & FSB_EVF_DIR) ? AT_REMOVEDIR : 0);
@@ -283,9 +292,11 @@ static int still_there(struct fb_events *ev, uint64_t parent, const char *name, 
 /*
  * Replay r (and, for a rename, its partner `to`) through the mount. The
  * state the daemon answers with comes from the record; the parents must be
- * in the kernel's cache.
+ * in the kernel's cache. `written`: r is a file's CREATED whose MODIFIED
+ * came with it, r->attr already the state after the write.
  */
-static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_rev *to)
+static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_rev *to,
+                      int written)
 {
 	struct fb_fs *fs = ev->fs;
 	uint64_t parent, child, parent2 = 0, child2;
@@ -326,6 +337,10 @@ static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_re
 		    known.uid == r->attr.uid && known.gid == r->attr.gid &&
 		    fb_nodes_writers(&fs->nodes, child) == 0)
 			how = ATTRIB_TOUCH;
+		break;
+	case FSB_EV_CREATED:
+		if (written)
+			how = CREATE_WRITTEN;
 		break;
 	case FSB_EV_RENAMED_FROM:
 		if (fb_dents_walk(&fs->dents, to->path, to->pathlen, &parent2, &off2, &child2) < 0 ||
@@ -384,12 +399,12 @@ static int replay_rename(struct fb_events *ev, struct fb_rev *from, struct fb_re
 	int rc;
 
 	if (from_known && to_known)
-		return replay_one(ev, from, to);
+		return replay_one(ev, from, to, 0);
 	if (!from_known && !to_known)
 		return REPLAY_SKIP;
 	if (to_known) {
 		to->kind = FSB_EV_CREATED;
-		rc = replay_one(ev, to, NULL);
+		rc = replay_one(ev, to, NULL, 0);
 		to->kind = FSB_EV_RENAMED_TO;
 		return rc;
 	}
@@ -400,7 +415,7 @@ static int replay_rename(struct fb_events *ev, struct fb_rev *from, struct fb_re
 	half->kind = FSB_EV_REMOVED;
 	if (to->flags & FSB_EVF_DIR)
 		half->flags |= FSB_EVF_DIR;
-	rc = replay_one(ev, half, NULL);
+	rc = replay_one(ev, half, NULL, 0);
 	free(half);
 	return rc;
 }
@@ -455,12 +470,34 @@ static void note_attrs(struct fb_events *ev, const struct fb_rev *r, int after)
 	}
 }
 
-/* Handle r, and its RENAMED_TO partner when r is a RENAMED_FROM (then the
- * partner is consumed and *consumed set). */
+/*
+ * A file's CREATED directly followed by a MODIFIED of the same path, both
+ * from elsewhere, is what open(O_CREAT) + write + close leaves: natively
+ * IN_CREATE, IN_OPEN, IN_MODIFY, IN_CLOSE_WRITE. Replayed as one creation
+ * that sets the written size before its close, it raises exactly that;
+ * replayed as two, it would raise an extra IN_CLOSE_WRITE and IN_OPEN in
+ * between. Only what is already queued is paired: a lone creation is
+ * replayed at once, never held back for a write that may not come.
+ */
+static int created_then_written(const struct fb_rev *r, const struct fb_rev *next)
+{
+	if (r->kind != FSB_EV_CREATED || !next || next->kind != FSB_EV_MODIFIED)
+		return 0;
+	if ((r->flags | next->flags) & (FSB_EVF_ECHO | FSB_EVF_DIR))
+		return 0;
+	if (!(next->flags & FSB_EVF_ATTR) || !S_ISREG(next->attr.mode))
+		return 0;
+	if ((r->flags & FSB_EVF_ATTR) && !S_ISREG(r->attr.mode))
+		return 0;
+	return r->pathlen == next->pathlen && memcmp(r->path, next->path, r->pathlen) == 0;
+}
+
+/* Handle r, and the event after it when it belongs to r (the RENAMED_TO
+ * of a RENAMED_FROM, the MODIFIED of a new file): then *consumed is set. */
 void fb__handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *next,
                       int *consumed)
 {
-	struct fb_rev *to = NULL;
+	struct fb_rev *to = NULL, *write = NULL;
 	int rc;
 
 	*consumed = 0;
@@ -477,6 +514,12 @@ void fb__handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *nex
 		fb__rescan(ev);
 		return;
 	}
+	if (ev->mode == FB_EVENTS_REPLAY && created_then_written(r, next)) {
+		write = next;
+		*consumed = 1;
+		r->attr = write->attr;
+		r->flags |= FSB_EVF_ATTR;
+	}
 	note_attrs(ev, r, 0);
 	if (to)
 		note_attrs(ev, to, 0);
@@ -486,9 +529,11 @@ void fb__handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *nex
 		else if (r->kind == FSB_EV_RENAMED_FROM || r->kind == FSB_EV_RENAMED_TO)
 			rc = REPLAY_FAIL;       /* a half pair: not expected */
 		else
-			rc = replay_one(ev, r, NULL);
+			rc = replay_one(ev, r, NULL, write != NULL);
 		account(ev, rc);
 		note_attrs(ev, r, 1);
+		if (write)
+			note_attrs(ev, write, 1);
 		if (rc == REPLAY_DONE)
 			return;
 	} else {
@@ -498,4 +543,6 @@ void fb__handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *nex
 	invalidate_path(ev, r);
 	if (to)
 		invalidate_path(ev, to);
+	if (write)
+		invalidate_path(ev, write);
 }

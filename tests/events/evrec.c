@@ -1,10 +1,11 @@
 /*
  * evrec.c - record the inotify events of a directory tree, one line each.
  *
- *   evrec [-t] DIR
+ *   evrec [-t] [-c] DIR
  *
- * Prints `[TIME ]PATH MASK` per event, PATH relative to DIR ("." for DIR
- * itself), MASK the event's flag names joined by '|' (IN_CREATE|IN_ISDIR),
+ * Prints `[TIME ]PATH MASK[ COOKIE]` per event, PATH relative to DIR ("."
+ * for DIR itself), MASK the event's flag names joined by '|' (IN_CREATE|IN_ISDIR),
+ * COOKIE with -c the event's cookie in decimal (0 but for renames),
  * TIME with -t the CLOCK_MONOTONIC time in microseconds at which the event
  * was read (the same clock in every process, in every mount namespace, so
  * the lines of two recorders can be compared). Every line is flushed as it
@@ -46,6 +47,7 @@
 struct recorder {
 	int ifd;
 	int stamp;              /* -t */
+	int cookies;            /* -c */
 	char **paths;           /* by watch descriptor; NULL: not ours */
 	size_t npaths;
 	char **reported;        /* creations reported from a listing */
@@ -111,7 +113,8 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-static void emit(struct recorder *r, const char *path, uint32_t mask, uint64_t now_us)
+static void emit(struct recorder *r, const char *path, uint32_t mask, uint32_t cookie,
+                 uint64_t now_us)
 {
 	size_t i;
 	int first = 1;
@@ -127,6 +130,8 @@ static void emit(struct recorder *r, const char *path, uint32_t mask, uint64_t n
 	}
 	if (first)
 		printf("0x%x", (unsigned)mask);
+	if (r->cookies)
+		printf(" %u", (unsigned)cookie);
 	putchar('\n');
 	fflush(stdout);
 }
@@ -244,7 +249,7 @@ static void watch_tree(struct recorder *r, const char *rel, int report)
 			continue;
 		child = join(rel, de->d_name);
 		if (report) {
-			emit(r, child, IN_CREATE | (dir ? IN_ISDIR : 0), now_us());
+			emit(r, child, IN_CREATE | (dir ? IN_ISDIR : 0), 0, now_us());
 			remember_reported(r, child);
 		}
 		if (dir)
@@ -281,7 +286,7 @@ static void on_event(struct recorder *r, const struct inotify_event *ev, uint64_
 	size_t i;
 
 	if (ev->mask & IN_Q_OVERFLOW) {
-		emit(r, ".", ev->mask, t);
+		emit(r, ".", ev->mask, 0, t);
 		return;
 	}
 	if (!dir)
@@ -294,7 +299,7 @@ static void on_event(struct recorder *r, const struct inotify_event *ev, uint64_
 	}
 	if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
 		forget_reported(r, path);
-	emit(r, path, ev->mask, t);
+	emit(r, path, ev->mask, ev->cookie, t);
 
 	if ((ev->mask & IN_ISDIR) && (ev->mask & IN_CREATE)) {
 		watch_tree(r, path, 1);
@@ -348,9 +353,10 @@ static int drain(struct recorder *r)
 
 static void usage(void)
 {
-	fputs("usage: evrec [-t] DIR\n"
-	      "Print the inotify events of the tree DIR, one per line: [TIME ]PATH MASK.\n"
-	      "  -t   prefix each line with CLOCK_MONOTONIC microseconds\n", stderr);
+	fputs("usage: evrec [-t] [-c] DIR\n"
+	      "Print the inotify events of the tree DIR, one per line: [TIME ]PATH MASK[ COOKIE].\n"
+	      "  -t   prefix each line with CLOCK_MONOTONIC microseconds\n"
+	      "  -c   end each line with the event's cookie\n", stderr);
 }
 
 int main(int argc, char **argv)
@@ -362,10 +368,13 @@ int main(int argc, char **argv)
 	size_t i;
 
 	memset(&r, 0, sizeof(r));
-	while ((opt = getopt(argc, argv, "th")) != -1) {
+	while ((opt = getopt(argc, argv, "tch")) != -1) {
 		switch (opt) {
 		case 't':
 			r.stamp = 1;
+			break;
+		case 'c':
+			r.cookies = 1;
 			break;
 		case 'h':
 			usage();

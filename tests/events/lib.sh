@@ -120,21 +120,21 @@ wait_line() {
 	done
 }
 
-# rec_start NAME DIR: evrec -t on DIR in the background, its lines in
-# $tmp/NAME.ev; returns once every watch is set.
+# rec_start NAME DIR [FLAG]: evrec -t [FLAG] on DIR in the background, its
+# lines in $tmp/NAME.ev; returns once every watch is set.
 rec_start() {
-	"$EVREC" -t "$2" >"$tmp/$1.ev" 2>"$tmp/$1.err" &
+	"$EVREC" -t ${3:+"$3"} "$2" >"$tmp/$1.ev" 2>"$tmp/$1.err" &
 	rec_ready "$1" $!
 }
 
-# rec_start_ns NAME DIR: the same from a new mount namespace that sees DIR
+# rec_start_ns NAME DIR [FLAG]: the same from a new mount namespace that sees DIR
 # through a bind mount of its own, as a container given `-v DIR:/app`
 # does. unshare makes the namespace's mounts private, and the exec keeps
 # one process: killing it ends the namespace and its bind mount.
 rec_start_ns() {
 	mkdir -p "$tmp/$1.view"
-	unshare -m sh -c 'mount --bind "$1" "$2" && exec "$3" -t "$2"' evrec-ns \
-		"$2" "$tmp/$1.view" "$EVREC" >"$tmp/$1.ev" 2>"$tmp/$1.err" &
+	unshare -m sh -c 'mount --bind "$1" "$2" && exec "$3" -t $4 "$2"' evrec-ns \
+		"$2" "$tmp/$1.view" "$EVREC" "${3:-}" >"$tmp/$1.ev" 2>"$tmp/$1.err" &
 	rec_ready "$1" $!
 }
 
