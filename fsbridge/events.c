@@ -270,15 +270,6 @@ void fb_events_write_stats(struct fb_events *ev)
 	stats_write(ev);
 }
 
-void fb_events_lost(struct fb_events *ev)
-{
-	pthread_mutex_lock(&ev->lock);
-	ev->overflowed = 1;
-	pthread_cond_signal(&ev->cond);
-	pthread_mutex_unlock(&ev->lock);
-	stats_write(ev);
-}
-
 /* Make the stats file's directory, private to its user. */
 static void stats_prepare(struct fb_events *ev)
 {

@@ -170,9 +170,6 @@ void fb_events_release(struct fb_events *ev);
 /* One summary line, at shutdown. */
 void fb_events_log_summary(struct fb_events *ev);
 
-/* Changes were missed (the connection was lost and is back): have the
- * event thread rescan, and rewrite the stats file. Any thread. */
-void fb_events_lost(struct fb_events *ev);
 /* Rewrite the stats file now (any thread). */
 void fb_events_write_stats(struct fb_events *ev);
 

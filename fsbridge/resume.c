@@ -571,7 +571,8 @@ static void *resume_thread(void *arg)
 		if (rc != 0)
 			break;
 		/* What changed while the server was away, as events. */
-		fb_events_lost(&r->fs->events);
+		fb_events_rescan(&r->fs->events);
+		fb_events_write_stats(&r->fs->events);
 	}
 	return NULL;
 }
