@@ -324,16 +324,17 @@ static void *event_thread(void *arg)
 		ev->overflowed = 0;
 		pthread_mutex_unlock(&ev->lock);
 
-		if (overflowed)
-			fb__rescan(ev);
 		/* The mount's root, held only while replaying: an open
-		 * descriptor would make a plain umount fail with EBUSY. */
+		 * descriptor would make a plain umount fail with EBUSY. The
+		 * rescan replays too. */
 		if (ev->mode == FB_EVENTS_REPLAY) {
 			ev->rootfd = open(ev->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (ev->rootfd < 0)
 				fb_warn("cannot open the mount %s to replay events (%s): only "
 				        "invalidating", ev->mountpoint, strerror(errno));
 		}
+		if (overflowed)
+			fb__rescan(ev);
 		while (batch && !stopping(ev)) {
 			int consumed;
 

@@ -404,7 +404,8 @@ void fb__rescan(struct fb_events *ev)
 		for (k = 0, sn.v[i].depth = 1; k < (size_t)len; k++)
 			sn.v[i].depth += path[k] == '/';
 	}
-	qsort(sn.v, sn.n, sizeof(*sn.v), deeper_first);
+	if (sn.n)
+		qsort(sn.v, sn.n, sizeof(*sn.v), deeper_first);
 
 	for (i = 0; i < sn.n && !fb_conn_is_dead(fs->conn); i++) {
 		struct known_name *k = &sn.v[i];

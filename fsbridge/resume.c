@@ -188,6 +188,8 @@ static struct known_node *find_node(struct plan *p, uint64_t id)
 {
 	struct known_node key = { .id = id };
 
+	if (!p->nnodes)
+		return NULL;
 	return bsearch(&key, p->nodes, p->nnodes, sizeof(*p->nodes), node_cmp);
 }
 
@@ -221,10 +223,12 @@ static int plan_build(struct plan *p, struct fb_fs *fs)
 	fb_nodes_each(&fs->nodes, plan_node, p);
 	fb_dents_each(&fs->dents, plan_dent, p);
 	nfh = fb_fhs_snapshot(&fs->fhs, &fhs);
-	if (p->nomem || (fb_fhs_count(&fs->fhs) && !fhs))
+	if (p->nomem)
 		goto out_nomem;
-	qsort(p->nodes, p->nnodes, sizeof(*p->nodes), node_cmp);
-	qsort(p->dents, p->ndents, sizeof(*p->dents), dent_cmp);
+	if (p->nnodes)
+		qsort(p->nodes, p->nnodes, sizeof(*p->nodes), node_cmp);
+	if (p->ndents)
+		qsort(p->dents, p->ndents, sizeof(*p->dents), dent_cmp);
 	p->items = calloc(p->nnodes + nfh + 1, sizeof(*p->items));
 	queue = malloc((p->nnodes + 1) * sizeof(*queue));
 	if (!p->items || !queue) {
@@ -386,11 +390,11 @@ static int resume_frame(struct fb_resume *r, int fd, const struct fsb_resume_ite
 		for (i = 0; i < n; i++) {
 			const struct fsb_resume_result *res = &m.u.resume_rep.items[i];
 
+			/* A node's new attributes are left to the rescan, which
+			 * compares them with the ones the kernel has and raises
+			 * the change. */
 			if (items[i].kind == FSB_RESUME_NODE) {
-				if (res->status == FSB_OK)
-					fb_nodes_set_attr(&r->fs->nodes, items[i].u.node.id,
-					                  &res->attr);
-				else
+				if (res->status != FSB_OK)
 					(*lost_nodes)++;
 			} else if (res->status != FSB_OK) {
 				(*lost_handles)++;
