@@ -153,6 +153,9 @@ uint64_t fb_conn_take_ids(struct fb_conn *c, uint64_t n)
 
 int fb_conn_attach(struct fb_conn *c, int fd, int is_tcp)
 {
+	uint64_t seq;
+	int rc;
+
 	pthread_mutex_lock(&c->lock);
 	if (c->state == CONN_STOPPING || c->state == CONN_RUNNING || c->attach_fd >= 0) {
 		pthread_mutex_unlock(&c->lock);
@@ -161,9 +164,14 @@ int fb_conn_attach(struct fb_conn *c, int fd, int is_tcp)
 	}
 	c->attach_fd = fd;
 	c->attach_is_tcp = is_tcp;
-	pthread_mutex_unlock(&c->lock);
+	seq = c->attaches;
 	uv_async_send(&c->wake);
-	return 0;
+	/* So that what the caller does next (a rescan) finds it connected. */
+	while (c->attaches == seq && c->state != CONN_STOPPING)
+		pthread_cond_wait(&c->attached, &c->lock);
+	rc = c->state == CONN_RUNNING ? 0 : c->state == CONN_STOPPING ? -ESHUTDOWN : -EIO;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
 void fb_conn_abandon(struct fb_conn *c)
@@ -514,6 +522,10 @@ static void attach(struct fb_conn *c, int fd, int is_tcp)
 		c->state = CONN_RUNNING;
 		pthread_mutex_unlock(&c->lock);
 		fb__conn_fail(c, 1, "cannot use the new socket: %s", uv_strerror(err));
+		pthread_mutex_lock(&c->lock);
+		c->attaches++;
+		pthread_cond_broadcast(&c->attached);
+		pthread_mutex_unlock(&c->lock);
 		return;
 	}
 	c->last_rx_ms = uv_now(&c->loop);
@@ -521,6 +533,8 @@ static void attach(struct fb_conn *c, int fd, int is_tcp)
 
 	pthread_mutex_lock(&c->lock);
 	c->state = CONN_RUNNING;
+	c->attaches++;
+	pthread_cond_broadcast(&c->attached);
 	c->reconnects++;
 	c->down_ms += now_ms() - c->down_since_ms;
 	queued = c->q_head;
@@ -688,6 +702,12 @@ int fb_conn_new(struct fb_conn **out, const struct fb_conn_config *cfg)
 		free(c);
 		return -err;
 	}
+	err = pthread_cond_init(&c->attached, NULL);
+	if (err) {
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return -err;
+	}
 	c->fd = cfg->fd;
 	c->is_tcp = cfg->is_tcp;
 	snprintf(c->peer, sizeof(c->peer), "%s", cfg->peer ? cfg->peer : "server");
@@ -775,6 +795,7 @@ void fb_conn_stop(struct fb_conn *c)
 		return;
 	pthread_mutex_lock(&c->lock);
 	c->state = CONN_STOPPING;
+	pthread_cond_broadcast(&c->attached);
 	pthread_mutex_unlock(&c->lock);
 	uv_async_send(&c->wake);
 	pthread_join(c->thread, NULL);
@@ -793,6 +814,7 @@ void fb_conn_free(struct fb_conn *c)
 		close(c->attach_fd);
 	free(c->rx);
 	free(c->forgets);
+	pthread_cond_destroy(&c->attached);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -128,8 +128,10 @@ int fb_conn_is_dead(struct fb_conn *c);
  * exchange on a new socket); returns the first. */
 uint64_t fb_conn_take_ids(struct fb_conn *c, uint64_t n);
 
-/* Hand over a connected, resumed socket (any thread). The conn owns fd
- * from here: 0, or -ESHUTDOWN when stopping (fd is then closed). */
+/* Hand over a connected, resumed socket (any thread but the loop's) and
+ * wait until the loop thread has taken it over. The conn owns fd from
+ * here: 0 once requests flow on it, -EIO if it failed at once (the loss
+ * is reported through on_down again), -ESHUTDOWN when stopping. */
 int fb_conn_attach(struct fb_conn *c, int fd, int is_tcp);
 
 void fb_conn_get_stats(struct fb_conn *c, struct fb_conn_stats *out);

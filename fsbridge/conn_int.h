@@ -62,6 +62,8 @@ struct fb_conn {
 	size_t forgets_cap;
 	int attach_fd;          /* a resumed socket to take over, or -1 */
 	int attach_is_tcp;
+	uint64_t attaches;      /* attach attempts finished (or given up) */
+	pthread_cond_t attached;
 	uint64_t reconnects, retried;
 	uint64_t down_ms;       /* finished outages */
 	uint64_t down_since_ms; /* the current one, in uv_now() time */

@@ -557,8 +557,14 @@ static int reconnect(struct fb_resume *r)
 			}
 			continue;
 		}
-		if (fb_conn_attach(fs->conn, fd, is_tcp) < 0)
+		rc = fb_conn_attach(fs->conn, fd, is_tcp);
+		if (rc == -ESHUTDOWN)
 			return 1;
+		if (rc < 0) {
+			/* Lost again at once; on_down has been called anew. */
+			fb_warn("reconnecting to %s: the new connection failed at once", r->addr);
+			return 0;
+		}
 		fb_info("reconnected to %s after %.1f s (%u attempt%s)", r->addr,
 		        (double)(mono_ms() - t0) / 1000.0, attempts, attempts == 1 ? "" : "s");
 		return 0;
