@@ -49,6 +49,7 @@ libwinside_posix_a_SOURCES = \
 	winside/posix/ws_posix.h \
 	winside/posix/backend_int.h \
 	winside/posix/backend.c \
+	winside/posix/objs.c \
 	winside/posix/nodes.c \
 	winside/posix/attrs.c \
 	winside/posix/files.c \
