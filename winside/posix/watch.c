@@ -240,7 +240,6 @@ static void drain_wdir(struct ws_hlink *l, void *arg)
 	struct wdir *d = WS_CONTAINER_OF(l, struct wdir, by_wd);
 
 	(void)arg;
-	close(d->fd);
 	free(d->name);
 	free(d);
 }
@@ -253,6 +252,8 @@ static void watch_free(struct ws_watch *w)
 	ws_htab_release(&w->by_name);
 	ws_htab_release(&w->by_ident);
 	ws_htab_release(&w->seen);
+	if (w->fd_dir)
+		close(w->fd);
 	if (w->ifd >= 0)
 		close(w->ifd);
 	if (w->efd >= 0)
@@ -275,7 +276,8 @@ int ws__posix_watch_start(struct ws_backend *be, ws_change_fn fn, void *ctx,
 	w->be = be;
 	w->fn = fn;
 	w->ctx = ctx;
-	w->ifd = w->efd = -1;
+	w->ifd = w->efd = w->fd = -1;
+	w->try_openat2 = 1;
 	if (ws_htab_init(&w->by_wd))
 		goto out_free_struct;
 	if (ws_htab_init(&w->by_name))

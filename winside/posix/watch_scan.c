@@ -146,10 +146,16 @@ struct wdir *ws__watch_dir(struct ws_watch *w, struct wdir *parent, const char *
 	int fd, wd;
 
 	*known = 0;
-	if (parent)
-		fd = openat(parent->fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	else
+	if (parent) {
+		fd = ws__watch_dir_fd(w, parent);
+		if (fd < 0) {
+			*err = -fd;
+			return NULL;
+		}
+		fd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	} else {
 		fd = fcntl(ws__posix_root_fd(w->be), F_DUPFD_CLOEXEC, 0);
+	}
 	if (fd < 0) {
 		*err = errno;
 		return NULL;
@@ -166,19 +172,18 @@ struct wdir *ws__watch_dir(struct ws_watch *w, struct wdir *parent, const char *
 		*err = errno;
 		goto out_close;
 	}
+	close(fd);
 	d = ws__watch_find_wd(w, wd);
 	if (d) {
-		close(fd);
 		*known = 1;
 	} else {
 		d = calloc(1, sizeof(*d));
 		if (!d) {
 			inotify_rm_watch(w->ifd, wd);
 			*err = ENOMEM;
-			goto out_close;
+			return NULL;
 		}
 		d->wd = wd;
-		d->fd = fd;
 		ws__posix_fill_bstat(&st, &bs);
 		d->ident = bs.ident;
 		d->next = w->all;
@@ -254,7 +259,9 @@ void ws__watch_scan(struct ws_watch *w, struct wdir *top, int report)
 		goto out_lost;
 	while (q.head < q.n) {
 		d = q.v[q.head++];
-		fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = ws__watch_dir_fd(w, d);
+		if (fd >= 0)
+			fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		dp = fd >= 0 ? fdopendir(fd) : NULL;
 		if (!dp) {
 			if (fd >= 0)
