@@ -59,6 +59,7 @@ libwinside_posix_a_SOURCES = \
 	winside/posix/stream.c \
 	winside/posix/watch_int.h \
 	winside/posix/watch_tree.c \
+	winside/posix/watch_poll.c \
 	winside/posix/watch_batch.c \
 	winside/posix/watch_scan.c \
 	winside/posix/watch.c

@@ -5,6 +5,7 @@
  * Bottom up; each file calls only the files before it:
  *   watch_tree.c   the tree of watched directories and the paths it names
  *   watch_batch.c  the batch of changes handed to the core
+ *   watch_poll.c   the directories left unwatched at the watch limit, polled
  *   watch_scan.c   adding watches (one directory, a whole subtree, the tree
  *                  again after an overflow) and the names listings reported
  *   watch.c        inotify events to changes; the thread; start and stop
@@ -73,6 +74,9 @@ struct ws_watch {
 	uint32_t next_cookie;
 	int limit_warned;
 	unsigned overflows;
+	/* Directories the watch limit left unwatched (watch_poll.c). */
+	struct polled *polled;
+	size_t npolled;
 
 	/* A MOVED_FROM waiting for its MOVED_TO. */
 	int have_from;
@@ -121,6 +125,14 @@ void ws__watch_emit(struct ws_watch *w, uint8_t kind, uint8_t flags, uint32_t co
                     struct wdir *d, const char *name, int want_stat);
 /* Hand the batch to the core (a RESCAN instead if it was lost). */
 void ws__watch_batch_flush(struct ws_watch *w);
+
+/* ---- watch_poll.c ---- */
+struct polled;
+void ws__watch_poll_add(struct ws_watch *w, struct wdir *parent, const char *name);
+void ws__watch_poll_run(struct ws_watch *w);
+void ws__watch_poll_free(struct ws_watch *w);
+/* How often the unwatched part is walked. */
+#define WS_WATCH_POLL_MS 2000
 
 /* ---- watch_scan.c ---- */
 int ws__watch_seen_take(struct ws_watch *w, int wd, const char *name);

@@ -11,7 +11,8 @@
  * read finds the inotify queue empty: by then every event that predates
  * the listing has been read.
  *
- * Calls watch_batch.c (what a listing reports) and watch_tree.c.
+ * Calls watch_poll.c (what the watch limit leaves out), watch_batch.c (what
+ * a listing reports) and watch_tree.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -106,6 +107,8 @@ void ws__watch_limit_reached(struct ws_watch *w, struct wdir *parent, const char
 
 	if (emit_rescan)
 		ws__watch_emit(w, FSB_EV_RESCAN, FSB_EVF_DIR, 0, parent, name, 0);
+	if (parent)
+		ws__watch_poll_add(w, parent, name);
 	if (w->limit_warned)
 		return;
 	w->limit_warned = 1;
@@ -123,10 +126,10 @@ void ws__watch_limit_reached(struct ws_watch *w, struct wdir *parent, const char
 		fclose(f);
 	}
 	ws_log(WS_LOG_WARN, "the inotify watch limit is reached (fs.inotify.max_user_watches = %s, "
-	       "or user.max_inotify_watches in a user namespace): changes under \"%s\" and other "
-	       "new directories are not reported; raise it, e.g. "
-	       "sysctl fs.inotify.max_user_watches=1048576", limit,
-	       path && path[0] ? path : "(the export root)");
+	       "or user.max_inotify_watches in a user namespace): \"%s\" and the other directories "
+	       "left unwatched are walked every %u s instead, and their changes reported as "
+	       "rescans; raise the limit, e.g. sysctl fs.inotify.max_user_watches=1048576", limit,
+	       path && path[0] ? path : "(the export root)", WS_WATCH_POLL_MS / 1000);
 	free(path);
 }
 
