@@ -50,6 +50,7 @@ libwinside_posix_a_SOURCES = \
 	winside/posix/ws_posix.h \
 	winside/posix/backend_int.h \
 	winside/posix/backend.c \
+	winside/posix/objs.c \
 	winside/posix/nodes.c \
 	winside/posix/attrs.c \
 	winside/posix/files.c \
@@ -59,6 +60,7 @@ libwinside_posix_a_SOURCES = \
 	winside/posix/stream.c \
 	winside/posix/watch_int.h \
 	winside/posix/watch_tree.c \
+	winside/posix/watch_poll.c \
 	winside/posix/watch_batch.c \
 	winside/posix/watch_scan.c \
 	winside/posix/watch.c

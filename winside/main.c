@@ -368,6 +368,23 @@ static void raise_fd_limit(void)
 		       (unsigned long)rl.rlim_max);
 }
 
+/* SIGUSR1: what each export's nodes cost. */
+static void log_stats(const struct ws_export *exports, size_t n)
+{
+	struct ws_posix_stats st;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		ws_posix_backend_stats(exports[i].be, &st);
+		ws_log(WS_LOG_INFO, "export %s: %zu nodes (%zu directories), %zu KiB (%zu B a node); "
+		       "descriptors: %zu cached of %zu, %zu pinned; re-opened by %s",
+		       exports[i].name ? exports[i].name : exports[i].path,
+		       st.nodes, st.dirs, st.bytes >> 10, st.nodes ? st.bytes / st.nodes : 0,
+		       st.fds_cached, st.fds_cap, st.fds_pinned,
+		       st.handles ? "file handle" : "parent and name");
+	}
+}
+
 static int serve(struct serve_opts *o)
 {
 	struct ws_export *exports = NULL;
@@ -390,6 +407,7 @@ static int serve(struct serve_opts *o)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
 	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) || (sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "winside: signalfd: %s\n", strerror(errno));
 		return 1;
@@ -513,8 +531,13 @@ static int serve(struct serve_opts *o)
 		if (pfds[0].revents) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				ws_log(WS_LOG_INFO, "%s: shutting down", strsignal((int)si.ssi_signo));
+			if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+				break;
+			if (si.ssi_signo == SIGUSR1) {
+				log_stats(exports, o->nexports);
+				continue;
+			}
+			ws_log(WS_LOG_INFO, "%s: shutting down", strsignal((int)si.ssi_signo));
 			break;
 		}
 		for (i = 0; i < o->nlistens; i++)

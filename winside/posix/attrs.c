@@ -26,11 +26,11 @@ int ws__posix_getattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bfile
 		int fd = ws__posix_node_fd((struct posix_be *)be, n);
 
 		if (fd < 0)
-			return ws__posix_status(-fd);
+			return fd;
 		rc = ws__posix_lstat_fd(fd, &s);
 		if (rc < 0)
 			rc = -errno;
-		ws__posix_node_fd_put(n, fd);
+		ws__posix_node_fd_put((struct posix_be *)be, n, fd);
 		if (rc < 0)
 			errno = -rc;
 	}
@@ -127,9 +127,9 @@ int ws__posix_setattr(struct ws_backend *be, struct ws_bnode *n, struct ws_bfile
 	int fd = ws__posix_node_fd((struct posix_be *)be, n), rc;
 
 	if (fd < 0)
-		return ws__posix_status(-fd);
+		return fd;
 	rc = setattr_at(n, fd, f, req);
-	ws__posix_node_fd_put(n, fd);
+	ws__posix_node_fd_put((struct posix_be *)be, n, fd);
 	return rc ? rc : ws__posix_getattr(be, n, f, attr);
 }
 
@@ -140,9 +140,9 @@ int ws__posix_statfs(struct ws_backend *be, struct ws_bnode *n, struct fsb_statf
 	int fd = ws__posix_node_fd((struct posix_be *)be, n), rc;
 
 	if (fd < 0)
-		return ws__posix_status(-fd);
+		return fd;
 	rc = fstatvfs(fd, &sv);
-	ws__posix_node_fd_put(n, fd);
+	ws__posix_node_fd_put((struct posix_be *)be, n, fd);
 	if (rc < 0)
 		return ws__posix_status(errno);
 	sf->blocks = (uint64_t)sv.f_blocks;
@@ -167,10 +167,10 @@ int ws__posix_readlink(struct ws_backend *be, struct ws_bnode *n, char *buf, siz
 		return -FSB_EINVAL;
 	fd = ws__posix_node_fd((struct posix_be *)be, n);
 	if (fd < 0)
-		return ws__posix_status(-fd);
+		return fd;
 	r = readlinkat(fd, "", buf, size);
 	err = errno;
-	ws__posix_node_fd_put(n, fd);
+	ws__posix_node_fd_put((struct posix_be *)be, n, fd);
 	if (r < 0)
 		return ws__posix_status(err);
 	*len = (size_t)r;

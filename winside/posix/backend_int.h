@@ -19,21 +19,42 @@
 
 #include "fsb_proto.h"
 #include "ws_backend.h"
+#include "ws_hash.h"
 
 struct stat;
 
 /*
- * A node. Directories hold an O_PATH descriptor (they are the parents
- * every name is resolved against). Other nodes hold one too, unless the
- * file system gives file handles and we may open them (CAP_DAC_READ_SEARCH):
- * then they hold the handle and open it for each use, so that a client
- * knowing 100,000 files does not need 100,000 descriptors.
+ * A node: one file system object some client knows, shared by every
+ * session's node of it (found by identity in the backend's registry) and
+ * counted by references: one per core node, one per child anchored to it.
+ *
+ * No node holds a descriptor for good. Each is re-opened when used, by its
+ * file handle where the file system gives them and we may open them
+ * (CAP_DAC_READ_SEARCH), else by its anchor: the directory it was last
+ * found in and its name there, with the identity checked on the way.
+ * Descriptors of directories (and of every node without a handle) are kept
+ * in an LRU of bounded size; a node about to lose its last name is pinned
+ * (holds its descriptor until forgotten), because neither a handle nor a
+ * name reaches an unlinked file that a client still has open. objs.c keeps
+ * all of this, and says how a descriptor is proven to be inside the export.
  */
 struct ws_bnode {
-	_Atomic int fd;     /* O_PATH (a link's own descriptor for links), or -1 */
-	struct file_handle *fh;     /* when fd is -1 */
-	struct ws_bnode *pin_next;  /* handle nodes: the backend's pin table */
-	mode_t type;        /* S_IFMT bits: an inode never changes type */
+	struct ws_hlink by_ident;   /* the registry */
+	struct ws_bnode *parent;    /* anchor (a reference), or NULL */
+	char *name;                 /* in parent, while anchored */
+	struct ws_bnode *lru_prev;  /* while its descriptor is in the LRU */
+	struct ws_bnode *lru_next;
+	struct file_handle *fh;     /* or NULL */
+	uint64_t checked_gen;       /* when last proven inside the export */
+	int64_t checked_ms;
+	unsigned refs;
+	unsigned users;             /* borrowers of fd */
+	int fd;                     /* O_PATH (a link's own), or -1 */
+	uint8_t pinned;             /* fd held until the node is freed */
+	uint8_t in_lru;
+	uint8_t is_root;
+	uint8_t registered;         /* in the registry */
+	mode_t type;                /* S_IFMT bits: an inode never changes type */
 	dev_t dev;
 	ino_t ino;
 };
@@ -52,21 +73,31 @@ struct ws_bfile {
 	char peek_name[NAME_MAX + 1];
 };
 
-#define PIN_BUCKETS 1024u
-
 struct posix_be {
 	struct ws_backend base;
 	int root_fd;
 	dev_t root_dev;
+	ino_t root_ino;
 	int try_openat2;    /* cleared for good on ENOSYS */
-	int handles;        /* non-directory nodes keep file handles */
+	int handles;        /* nodes keep file handles */
 	int mount_fd;       /* open_by_handle_at's anchor (not O_PATH), or -1 */
-	/* Nodes that hold a handle, by inode: a file about to lose its last
-	 * name gets a descriptor first (pin_ident), because a handle cannot
-	 * reach an unlinked file while a descriptor still can, and an open
-	 * file outlives its name. */
-	pthread_mutex_t pin_lock;
-	struct ws_bnode *pin_tab[PIN_BUCKETS];
+	/* objs.c: the registry, the LRU and every node's fields but the
+	 * immutable ones, under one leaf lock. */
+	pthread_mutex_t obj_lock;
+	struct ws_htab objs;
+	struct ws_bnode *root;
+	struct ws_bnode *lru_head;  /* most recently used */
+	struct ws_bnode *lru_tail;
+	size_t lru_count;
+	size_t lru_cap;
+	size_t nodes;
+	size_t dirs;
+	size_t pinned;
+	size_t name_bytes;
+	size_t handle_bytes;
+	/* Bumped when a directory may have left the export (watch_batch.c
+	 * and our own renames): every proof older is redone. */
+	_Atomic uint64_t moves;
 };
 
 #define PROC_FD_LEN 32
@@ -80,20 +111,45 @@ dev_t ws__posix_decode_dev(uint32_t v);
 void ws__posix_fill_attr(const struct stat *s, struct fsb_attr *a);
 int ws__posix_lstat_fd(int fd, struct stat *s);
 
+/* ---- objs.c ------------------------------------------------------------- */
+
+int ws__posix_objs_init(struct posix_be *pb);
+void ws__posix_objs_release(struct posix_be *pb);
+/* The node for the object fd (O_PATH) refers to, found in `parent` as
+ * `name` (NULL, NULL: the export root); takes fd. A node of that identity
+ * already known gets one more reference and is re-anchored there. */
+int ws__posix_obj_enter(struct posix_be *pb, int fd, const struct stat *s,
+                        struct ws_bnode *parent, const char *name, struct ws_bnode **out);
+void ws__posix_obj_put(struct posix_be *pb, struct ws_bnode *n);
+/* A descriptor for the node, proven inside the export when it is a
+ * directory (see objs.c); give it back with ws__posix_node_fd_put.
+ * Returns the fd or a negative status. */
+int ws__posix_node_fd(struct posix_be *pb, struct ws_bnode *n);
+void ws__posix_node_fd_put(struct posix_be *pb, struct ws_bnode *n, int fd);
+/* A directory node's descriptor, for resolving names in it: as
+ * ws__posix_node_fd, -FSB_ENOTDIR for other nodes. */
+int ws__posix_dir_fd(struct posix_be *pb, struct ws_bnode *dir);
+/* Give the known node of (dev, ino), if not a directory, a descriptor it
+ * keeps: it may be losing its last name. */
+void ws__posix_obj_pin(struct posix_be *pb, dev_t dev, ino_t ino);
+/* Anchor the known node of whatever `name` in dir (descriptor dfd) is
+ * now there: a rename of ours moved it. */
+void ws__posix_obj_reanchor(struct posix_be *pb, struct ws_bnode *dir, int dfd, const char *name);
+
 /* ---- nodes.c ------------------------------------------------------------ */
 
-/* A file handle for the object fd refers to, or NULL. */
+/* One component below dirfd, as an O_PATH descriptor of whatever is there,
+ * a link included; the fd or -errno. */
+int ws__posix_open_below(struct posix_be *pb, int dirfd, const char *name);
+/* A file handle for the object fd refers to, sized to fit, or NULL. */
 struct file_handle *ws__posix_handle_of(int fd);
-/* The node's O_PATH descriptor: its own, or one opened from its handle
- * (give it back with ws__posix_node_fd_put). Returns the fd or -errno. */
-int ws__posix_node_fd(struct posix_be *pb, struct ws_bnode *n);
-void ws__posix_node_fd_put(struct ws_bnode *n, int fd);
 /* Pin whatever `name` in dirfd is now, unless a directory: it may be
  * losing its last name. */
 void ws__posix_pin_name(struct posix_be *pb, int dirfd, const char *name);
-/* Wrap an O_PATH descriptor into a node; takes fd. */
-int ws__posix_node_from_fd(struct posix_be *pb, int fd, struct ws_bnode **out,
-                           struct ws_bstat *st);
+/* Wrap an O_PATH descriptor into a node found in dir as name (NULL, NULL:
+ * the root); takes fd. */
+int ws__posix_node_from_fd(struct posix_be *pb, int fd, struct ws_bnode *dir, const char *name,
+                           struct ws_bnode **out, struct ws_bstat *st);
 
 /* ---- the operations, for the table in backend.c -------------------------- */
 

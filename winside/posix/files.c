@@ -146,13 +146,14 @@ int ws__posix_open(struct ws_backend *be, struct ws_bnode *n, uint32_t flags,
 		return -FSB_ELOOP;
 	fd = ws__posix_node_fd((struct posix_be *)be, n);
 	if (fd < 0)
-		return ws__posix_status(-fd);
+		return fd;
 	rc = open_at(n, fd, flags, out, attr);
-	ws__posix_node_fd_put(n, fd);
+	ws__posix_node_fd_put((struct posix_be *)be, n, fd);
 	return rc;
 }
 
-int ws__posix_create(struct ws_backend *be, struct ws_bnode *dir, const char *name,
+/* CREATE in dfd, the directory's descriptor. */
+static int create_at(struct posix_be *pb, struct ws_bnode *dir, int dfd, const char *name,
                      uint32_t flags, uint32_t mode, const struct fsb_cred *owner,
                      struct ws_bnode **out, struct ws_bstat *st, struct ws_bfile **f)
 {
@@ -161,11 +162,7 @@ int ws__posix_create(struct ws_backend *be, struct ws_bnode *dir, const char *na
 	struct stat s;
 	int fd, pfd, oflags, fl, err, rc;
 
-	/* Only directories have a descriptor to resolve names in. */
-	if (dir->fd < 0)
-		return -FSB_ENOTDIR;
-	(void)be;
-	if (!(flags & FSB_O_EXCL) && fstatat(dir->fd, name, &s, AT_SYMLINK_NOFOLLOW) == 0 &&
+	if (!(flags & FSB_O_EXCL) && fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !S_ISREG(s.st_mode)) {
 		/* Opening an existing FIFO or device would block or touch
 		 * hardware on the server; a link is never followed. */
@@ -177,9 +174,9 @@ int ws__posix_create(struct ws_backend *be, struct ws_bnode *dir, const char *na
 	 * meanwhile opens without waiting and is then refused. */
 	oflags = to_oflags(flags & ~(uint32_t)FSB_O_DIRECTORY) | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
 	ws__posix_as_begin(&as, owner);
-	fd = openat(dir->fd, name, oflags, (mode_t)(mode & 07777));
+	fd = openat(dfd, name, oflags, (mode_t)(mode & 07777));
 	if (fd < 0 && errno == EPERM && (oflags & O_NOATIME))
-		fd = openat(dir->fd, name, oflags & ~O_NOATIME, (mode_t)(mode & 07777));
+		fd = openat(dfd, name, oflags & ~O_NOATIME, (mode_t)(mode & 07777));
 	err = errno;
 	ws__posix_as_end(&as);
 	if (fd < 0)
@@ -205,14 +202,14 @@ int ws__posix_create(struct ws_backend *be, struct ws_bnode *dir, const char *na
 		err = errno;
 		goto out_close;
 	}
-	rc = ws__posix_node_from_fd((struct posix_be *)be, pfd, out, st);
+	rc = ws__posix_node_from_fd(pb, pfd, dir, name, out, st);
 	if (rc) {
 		close(fd);
 		return rc;
 	}
 	rc = file_new(fd, 0, f);
 	if (rc) {
-		ws__posix_forget(be, *out);
+		ws__posix_forget(&pb->base, *out);
 		return rc;
 	}
 	return 0;
@@ -220,6 +217,20 @@ int ws__posix_create(struct ws_backend *be, struct ws_bnode *dir, const char *na
 out_close:
 	close(fd);
 	return ws__posix_status(err);
+}
+
+int ws__posix_create(struct ws_backend *be, struct ws_bnode *dir, const char *name,
+                     uint32_t flags, uint32_t mode, const struct fsb_cred *owner,
+                     struct ws_bnode **out, struct ws_bstat *st, struct ws_bfile **f)
+{
+	struct posix_be *pb = (struct posix_be *)be;
+	int dfd = ws__posix_dir_fd(pb, dir), rc;
+
+	if (dfd < 0)
+		return dfd;
+	rc = create_at(pb, dir, dfd, name, flags, mode, owner, out, st, f);
+	ws__posix_node_fd_put(pb, dir, dfd);
+	return rc;
 }
 
 int ws__posix_release(struct ws_backend *be, struct ws_bfile *f)

@@ -4,9 +4,11 @@
  * changes, renames paired by their cookie.
  *
  * One thread per watch sleeps in poll() on the inotify descriptor and an
- * eventfd that watch_stop signals; nothing runs on a timer.
+ * eventfd that watch_stop signals; only directories the watch limit left
+ * unwatched are walked on a timer (watch_poll.c).
  *
- * Calls watch_scan.c, watch_batch.c and watch_tree.c (see watch_int.h).
+ * Calls watch_poll.c, watch_scan.c, watch_batch.c and watch_tree.c (see
+ * watch_int.h).
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsb_proto.h"
@@ -210,6 +213,14 @@ static void drain(struct ws_watch *w)
 	}
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *watch_main(void *arg)
 {
 	struct ws_watch *w = arg;
@@ -218,8 +229,20 @@ static void *watch_main(void *arg)
 		{ .fd = w->efd, .events = POLLIN },
 	};
 
+	int64_t next_poll = 0, now;
+	int timeout, r;
+
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		/* Only the part the watch limit left out runs on a timer. */
+		timeout = -1;
+		if (w->npolled) {
+			now = mono_ms();
+			if (!next_poll)
+				next_poll = now + WS_WATCH_POLL_MS;
+			timeout = next_poll > now ? (int)(next_poll - now) : 0;
+		}
+		r = poll(p, 2, timeout);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			ws_log(WS_LOG_ERROR, "watcher: poll: %s", strerror(errno));
@@ -229,6 +252,11 @@ static void *watch_main(void *arg)
 			break;
 		if (p[0].revents)
 			drain(w);
+		if (w->npolled && mono_ms() >= next_poll) {
+			ws__watch_poll_run(w);
+			ws__watch_batch_flush(w);
+			next_poll = 0;
+		}
 	}
 	return NULL;
 }
@@ -240,7 +268,6 @@ static void drain_wdir(struct ws_hlink *l, void *arg)
 	struct wdir *d = WS_CONTAINER_OF(l, struct wdir, by_wd);
 
 	(void)arg;
-	close(d->fd);
 	free(d->name);
 	free(d);
 }
@@ -248,11 +275,14 @@ static void drain_wdir(struct ws_hlink *l, void *arg)
 static void watch_free(struct ws_watch *w)
 {
 	ws__watch_seen_clear(w);
+	ws__watch_poll_free(w);
 	ws_htab_drain(&w->by_wd, drain_wdir, NULL);
 	ws_htab_release(&w->by_wd);
 	ws_htab_release(&w->by_name);
 	ws_htab_release(&w->by_ident);
 	ws_htab_release(&w->seen);
+	if (w->fd_dir)
+		close(w->fd);
 	if (w->ifd >= 0)
 		close(w->ifd);
 	if (w->efd >= 0)
@@ -275,7 +305,8 @@ int ws__posix_watch_start(struct ws_backend *be, ws_change_fn fn, void *ctx,
 	w->be = be;
 	w->fn = fn;
 	w->ctx = ctx;
-	w->ifd = w->efd = -1;
+	w->ifd = w->efd = w->fd = -1;
+	w->try_openat2 = 1;
 	if (ws_htab_init(&w->by_wd))
 		goto out_free_struct;
 	if (ws_htab_init(&w->by_name))

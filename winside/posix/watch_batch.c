@@ -2,7 +2,8 @@
  * watch_batch.c - the batch of changes the watcher is building: each
  * change's path written into one arena, its attributes read relative to
  * its directory's descriptor, and the whole batch handed to the core in
- * one call. Calls watch_tree.c for paths.
+ * one call; directories moved or removed are told to the backend's nodes
+ * (objs.c). Calls watch_tree.c for paths and descriptors.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -56,9 +57,14 @@ void ws__watch_emit(struct ws_watch *w, uint8_t kind, uint8_t flags, uint32_t co
 	struct ws_change *c;
 	struct stat st;
 	struct ws_bstat bs;
-	int rc;
+	int dfd, rc;
 
 	total = dlen + (dlen && nlen ? 1 : 0) + nlen;
+	/* A directory gone from where it was may have left the export: the
+	 * backend proves its descriptors inside it again (objs.c). */
+	if ((flags & FSB_EVF_DIR) &&
+	    (kind == FSB_EV_REMOVED || kind == FSB_EV_RENAMED_FROM || kind == FSB_EV_RESCAN))
+		ws__posix_objs_moved(w->be);
 	/* A RENAMED_TO always directly follows its RENAMED_FROM; when one
 	 * half cannot be named, what is left is a removal or a creation. */
 	if (kind == FSB_EV_RENAMED_TO) {
@@ -106,9 +112,10 @@ void ws__watch_emit(struct ws_watch *w, uint8_t kind, uint8_t flags, uint32_t co
 	c->dir = d->ident;
 	w->off[w->n].path = at;
 	w->off[w->n].name = at + total - nlen;
-	if (want_stat) {
-		rc = nlen ? fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW)
-		          : fstatat(d->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	dfd = want_stat ? ws__watch_dir_fd(w, d) : -1;
+	if (dfd >= 0) {
+		rc = nlen ? fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)
+		          : fstatat(dfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 		if (rc == 0) {
 			ws__posix_fill_bstat(&st, &bs);
 			c->flags |= FSB_EVF_ATTR;
@@ -116,6 +123,9 @@ void ws__watch_emit(struct ws_watch *w, uint8_t kind, uint8_t flags, uint32_t co
 			c->attr = bs.attr;
 		}
 	}
+	/* And finds a renamed node where it went. */
+	if (c->kind == FSB_EV_RENAMED_TO && (c->flags & FSB_EVF_ATTR))
+		ws__posix_objs_renamed(w->be, &d->ident, name, &c->obj);
 	w->n++;
 }
 

@@ -5,6 +5,7 @@
  * Bottom up; each file calls only the files before it:
  *   watch_tree.c   the tree of watched directories and the paths it names
  *   watch_batch.c  the batch of changes handed to the core
+ *   watch_poll.c   the directories left unwatched at the watch limit, polled
  *   watch_scan.c   adding watches (one directory, a whole subtree, the tree
  *                  again after an overflow) and the names listings reported
  *   watch.c        inotify events to changes; the thread; start and stop
@@ -23,10 +24,14 @@
 #include "ws_hash.h"
 
 /*
- * Every watched directory holds an O_PATH descriptor, opened without
- * following links; the watch is added through /proc/self/fd, so it lands
- * on exactly the inode that was opened, and attributes are read with
- * fstatat relative to it, never along a path from the root.
+ * A watched directory holds no descriptor (the watch itself is the
+ * kernel's, not counted against RLIMIT_NOFILE). When the watcher needs
+ * one, to list it or read attributes in it, it opens the directory by its
+ * path below the export root's descriptor without following links
+ * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or one component at a
+ * time), checks that it is the inode watched, and keeps the last one it
+ * opened (struct ws_watch's fd_dir). A watch is added through
+ * /proc/self/fd, so it lands on exactly the inode that was opened.
  */
 struct wdir {
 	struct ws_hlink by_wd;
@@ -38,7 +43,6 @@ struct wdir {
 	unsigned nchildren;
 	int named;                      /* in by_name */
 	int wd;
-	int fd;                         /* O_PATH */
 	struct ws_ident ident;
 	uint64_t epoch;                 /* last resync that found it */
 	size_t namelen;
@@ -70,6 +74,9 @@ struct ws_watch {
 	uint32_t next_cookie;
 	int limit_warned;
 	unsigned overflows;
+	/* Directories the watch limit left unwatched (watch_poll.c). */
+	struct polled *polled;
+	size_t npolled;
 
 	/* A MOVED_FROM waiting for its MOVED_TO. */
 	int have_from;
@@ -89,6 +96,11 @@ struct ws_watch {
 	int lost;                       /* out of memory: send a RESCAN instead */
 
 	char *buf;
+
+	/* The one directory descriptor kept open (watch_tree.c). */
+	struct wdir *fd_dir;
+	int fd;
+	int try_openat2;
 };
 
 /* ---- watch_tree.c ---- */
@@ -104,12 +116,23 @@ void ws__watch_drop_subtree(struct ws_watch *w, struct wdir *top, int unwatch);
  * end there. */
 size_t ws__watch_dir_path_len(const struct wdir *d);
 void ws__watch_dir_path_write(const struct wdir *d, char *end);
+/* An O_PATH descriptor of d, borrowed from the watcher until the next call
+ * (never close it): the fd or -errno. */
+int ws__watch_dir_fd(struct ws_watch *w, struct wdir *d);
 
 /* ---- watch_batch.c ---- */
 void ws__watch_emit(struct ws_watch *w, uint8_t kind, uint8_t flags, uint32_t cookie,
                     struct wdir *d, const char *name, int want_stat);
 /* Hand the batch to the core (a RESCAN instead if it was lost). */
 void ws__watch_batch_flush(struct ws_watch *w);
+
+/* ---- watch_poll.c ---- */
+struct polled;
+void ws__watch_poll_add(struct ws_watch *w, struct wdir *parent, const char *name);
+void ws__watch_poll_run(struct ws_watch *w);
+void ws__watch_poll_free(struct ws_watch *w);
+/* How often the unwatched part is walked. */
+#define WS_WATCH_POLL_MS 2000
 
 /* ---- watch_scan.c ---- */
 int ws__watch_seen_take(struct ws_watch *w, int wd, const char *name);

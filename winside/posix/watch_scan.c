@@ -11,7 +11,8 @@
  * read finds the inotify queue empty: by then every event that predates
  * the listing has been read.
  *
- * Calls watch_batch.c (what a listing reports) and watch_tree.c.
+ * Calls watch_poll.c (what the watch limit leaves out), watch_batch.c (what
+ * a listing reports) and watch_tree.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -106,6 +107,8 @@ void ws__watch_limit_reached(struct ws_watch *w, struct wdir *parent, const char
 
 	if (emit_rescan)
 		ws__watch_emit(w, FSB_EV_RESCAN, FSB_EVF_DIR, 0, parent, name, 0);
+	if (parent)
+		ws__watch_poll_add(w, parent, name);
 	if (w->limit_warned)
 		return;
 	w->limit_warned = 1;
@@ -123,10 +126,10 @@ void ws__watch_limit_reached(struct ws_watch *w, struct wdir *parent, const char
 		fclose(f);
 	}
 	ws_log(WS_LOG_WARN, "the inotify watch limit is reached (fs.inotify.max_user_watches = %s, "
-	       "or user.max_inotify_watches in a user namespace): changes under \"%s\" and other "
-	       "new directories are not reported; raise it, e.g. "
-	       "sysctl fs.inotify.max_user_watches=1048576", limit,
-	       path && path[0] ? path : "(the export root)");
+	       "or user.max_inotify_watches in a user namespace): \"%s\" and the other directories "
+	       "left unwatched are walked every %u s instead, and their changes reported as "
+	       "rescans; raise the limit, e.g. sysctl fs.inotify.max_user_watches=1048576", limit,
+	       path && path[0] ? path : "(the export root)", WS_WATCH_POLL_MS / 1000);
 	free(path);
 }
 
@@ -146,10 +149,16 @@ struct wdir *ws__watch_dir(struct ws_watch *w, struct wdir *parent, const char *
 	int fd, wd;
 
 	*known = 0;
-	if (parent)
-		fd = openat(parent->fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	else
+	if (parent) {
+		fd = ws__watch_dir_fd(w, parent);
+		if (fd < 0) {
+			*err = -fd;
+			return NULL;
+		}
+		fd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	} else {
 		fd = fcntl(ws__posix_root_fd(w->be), F_DUPFD_CLOEXEC, 0);
+	}
 	if (fd < 0) {
 		*err = errno;
 		return NULL;
@@ -166,19 +175,18 @@ struct wdir *ws__watch_dir(struct ws_watch *w, struct wdir *parent, const char *
 		*err = errno;
 		goto out_close;
 	}
+	close(fd);
 	d = ws__watch_find_wd(w, wd);
 	if (d) {
-		close(fd);
 		*known = 1;
 	} else {
 		d = calloc(1, sizeof(*d));
 		if (!d) {
 			inotify_rm_watch(w->ifd, wd);
 			*err = ENOMEM;
-			goto out_close;
+			return NULL;
 		}
 		d->wd = wd;
-		d->fd = fd;
 		ws__posix_fill_bstat(&st, &bs);
 		d->ident = bs.ident;
 		d->next = w->all;
@@ -254,7 +262,9 @@ void ws__watch_scan(struct ws_watch *w, struct wdir *top, int report)
 		goto out_lost;
 	while (q.head < q.n) {
 		d = q.v[q.head++];
-		fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = ws__watch_dir_fd(w, d);
+		if (fd >= 0)
+			fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		dp = fd >= 0 ? fdopendir(fd) : NULL;
 		if (!dp) {
 			if (fd >= 0)

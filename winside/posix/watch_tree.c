@@ -6,18 +6,27 @@
  * inotify watches single directories, so every directory of the export
  * gets a watch, and the watcher keeps a tree of them (struct wdir): each
  * knows its parent and its own name, so a path is built by walking up and
- * renaming a directory is one pointer update for its whole subtree.
+ * renaming a directory is one pointer update for its whole subtree. A
+ * directory's descriptor is opened along that path when needed.
  *
  * Calls nothing of the watcher's other files.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
 
 #include "fsb_proto.h"
 #include "watch_int.h"
 #include "ws_hash.h"
+#include "ws_posix.h"
 
 struct wdir *ws__watch_find_wd(struct ws_watch *w, int wd)
 {
@@ -123,7 +132,11 @@ void ws__watch_wdir_free(struct ws_watch *w, struct wdir *d)
 		d->parent->nchildren--;
 	if (d == w->root)
 		w->root = NULL;
-	close(d->fd);
+	if (d == w->fd_dir) {
+		close(w->fd);
+		w->fd_dir = NULL;
+		w->fd = -1;
+	}
 	free(d->name);
 	free(d);
 }
@@ -208,4 +221,104 @@ void ws__watch_dir_path_write(const struct wdir *d, char *end)
 		if (d->parent->parent)
 			*--end = '/';
 	}
+}
+
+/* d's path below the root, one component at a time, never following a
+ * link: the fd or -errno. */
+static int open_walk(struct ws_watch *w, const struct wdir *d)
+{
+	const struct wdir **chain, *at;
+	size_t n = 0, i;
+	int fd, next;
+
+	for (at = d; at && at->parent; at = at->parent)
+		n++;
+	chain = malloc((n ? n : 1) * sizeof(*chain));
+	if (!chain)
+		return -ENOMEM;
+	for (i = n, at = d; i; at = at->parent)
+		chain[--i] = at;
+	fd = fcntl(ws__posix_root_fd(w->be), F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		fd = -errno;
+	for (i = 0; i < n && fd >= 0; i++) {
+		next = openat(fd, chain[i]->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			next = -errno;
+		close(fd);
+		fd = next;
+	}
+	free(chain);
+	return fd;
+}
+
+/* d's path below the root in one call, the kernel refusing anything that
+ * leaves it: the fd, -errno, or -ENOSYS to walk instead. */
+static int open_beneath(struct ws_watch *w, const struct wdir *d)
+{
+#ifdef SYS_openat2
+	struct open_how how;
+	size_t len = ws__watch_dir_path_len(d);
+	char *path;
+	int fd, tries;
+
+	if (!w->try_openat2 || !len || len >= PATH_MAX)
+		return -ENOSYS;
+	path = malloc(len + 1);
+	if (!path)
+		return -ENOMEM;
+	ws__watch_dir_path_write(d, path + len);
+	path[len] = '\0';
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	for (tries = 0; tries < 3; tries++) {
+		fd = (int)syscall(SYS_openat2, ws__posix_root_fd(w->be), path, &how, sizeof(how));
+		if (fd >= 0 || errno != EAGAIN)
+			break;
+	}
+	free(path);
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOSYS || errno == E2BIG || errno == EPERM) {
+		w->try_openat2 = 0;
+		return -ENOSYS;
+	}
+	return -errno;
+#else
+	(void)w;
+	(void)d;
+	return -ENOSYS;
+#endif
+}
+
+int ws__watch_dir_fd(struct ws_watch *w, struct wdir *d)
+{
+	struct ws_bstat bs;
+	struct stat st;
+	int fd;
+
+	if (d == w->fd_dir)
+		return w->fd;
+	fd = open_beneath(w, d);
+	if (fd == -ENOSYS)
+		fd = open_walk(w, d);
+	if (fd < 0)
+		return fd;
+	/* Its path may name another directory by now (a rename not yet
+	 * read): the events on their way will put the tree right. */
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -ESTALE;
+	}
+	ws__posix_fill_bstat(&st, &bs);
+	if (!ws__ident_eq(&bs.ident, &d->ident)) {
+		close(fd);
+		return -ESTALE;
+	}
+	if (w->fd_dir)
+		close(w->fd);
+	w->fd_dir = d;
+	w->fd = fd;
+	return fd;
 }

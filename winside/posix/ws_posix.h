@@ -17,6 +17,18 @@
  */
 int ws_posix_backend_new(const char *path, struct ws_backend **out, char *err, size_t errlen);
 
+/* What the backend's nodes cost, for the server's log. */
+struct ws_posix_stats {
+	size_t nodes;           /* objects known to some client */
+	size_t dirs;
+	size_t fds_cached;      /* descriptors in the LRU, of fds_cap */
+	size_t fds_cap;
+	size_t fds_pinned;      /* the root's and files' losing their last name */
+	size_t bytes;           /* allocated for the nodes */
+	int handles;            /* nodes are re-opened by file handle */
+};
+void ws_posix_backend_stats(struct ws_backend *be, struct ws_posix_stats *out);
+
 /* Wrap a connected socket; the stream owns fd from here on (closed on
  * failure too). NULL when out of memory. */
 struct ws_stream *ws_posix_stream_new(int fd, const char *peer);
@@ -29,6 +41,14 @@ struct stat;
 int ws__posix_root_fd(struct ws_backend *be);
 /* The backend's one conversion of a stat into identity and attributes. */
 void ws__posix_fill_bstat(const struct stat *s, struct ws_bstat *st);
+/* objs.c: a directory may have left the export (the watcher saw one
+ * removed or renamed): descriptors proven inside it are proven again. */
+void ws__posix_objs_moved(struct ws_backend *be);
+/* objs.c: the watcher saw obj renamed to `name` in directory dir: the
+ * known node of obj is anchored there (a hint: every re-open by anchor
+ * checks the identity it finds). */
+void ws__posix_objs_renamed(struct ws_backend *be, const struct ws_ident *dir, const char *name,
+                            const struct ws_ident *obj);
 /* watch.c: the recursive inotify watcher (ws_backend_ops watch_*). */
 int ws__posix_watch_start(struct ws_backend *be, ws_change_fn fn, void *ctx,
                           struct ws_watch **out);
