@@ -39,14 +39,15 @@ tests_win32_event_client_SOURCES = tests/win32/event_client.c
 tests_win32_event_client_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol/net
 tests_win32_event_client_LDADD = libfsbnet.a libfsbproto.a -lpthread
 
-TESTS += tests/win32/wine_ops.sh tests/win32/wine_mount.sh tests/win32/wine_events.sh
+TESTS += tests/win32/wine_ops.sh tests/win32/wine_mount.sh tests/win32/wine_events.sh \
+	tests/win32/wine_reconnect.sh
 # The private Wine prefix the tests create on their first run (~700 MB).
 clean-local: clean-win32-wineprefix
 clean-win32-wineprefix:
 	-rm -rf tests/win32/wineprefix tests/win32/wine.lock
 .PHONY: clean-win32-wineprefix
 EXTRA_DIST += tests/win32/wine_lib.sh tests/win32/wine_ops.sh tests/win32/wine_mount.sh \
-	tests/win32/wine_events.sh
+	tests/win32/wine_events.sh tests/win32/wine_reconnect.sh
 endif
 
 if HOST_MINGW

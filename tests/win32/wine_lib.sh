@@ -61,11 +61,11 @@ make_tmp() {
 }
 
 # start_winside EXPORT_DIR [ARGS...]: winside.exe serving EXPORT_DIR on a
-# free loopback TCP port; sets ws_pid and ws_addr.
+# free loopback TCP port (or on $WS_LISTEN); sets ws_pid and ws_addr.
 start_winside() {
 	dir=$1
 	shift
-	wine "$WINSIDE_EXE" serve --export "$(winpath "$dir")" --listen tcp:127.0.0.1:0 \
+	wine "$WINSIDE_EXE" serve --export "$(winpath "$dir")" --listen "${WS_LISTEN:-tcp:127.0.0.1:0}" \
 		--token-file "$(winpath "$tmp/token")" "$@" >"$tmp/ws.out" 2>"$tmp/ws.err" &
 	ws_pid=$!
 	pids="$pids $ws_pid"
