@@ -21,6 +21,8 @@
 #   dropped  the server's socket destroyed (ss -K) while winside runs on
 #   other    the export comes back as another folder: the mount gives up
 #            (EIO) rather than mixing two trees
+#   local    the private winside of --local is killed: the daemon starts
+#            another and carries on
 # Every step prints how long the mount took to work again. No process may
 # be left in D state; every mount and process goes on every way out.
 # Exit: 0 pass, 1 fail, 77 skip (no usable FUSE).
@@ -355,6 +357,23 @@ else
 		fail "other: cat said: $(cat "$tmp/x.out")"
 fi
 stop_mount "$mx" "$mx_pid" "$tmp/mx.log"
+
+# --- local: the private winside of --local dies; the daemon starts another
+mkdir -p "$scratch/loc"
+start_mount "$scratch/loc" "$tmp/ml" "$tmp/ml.log" --cache=strict || exit 1
+ml_pid=$mount_pid
+ls "$tmp/ml" >/dev/null
+priv=$(pgrep -P "$ml_pid" -f winside | head -n 1)
+if [ -n "$priv" ]; then
+	kill -9 "$priv"
+	echo l >"$scratch/loc/probe.l"
+	back_in local "$tmp/ml" l
+	wait_line "$tmp/ml.log" "restarted the private winside" 1 ||
+		fail "local: the log does not say the private winside was restarted"
+else
+	fail "local: no private winside under daemon $ml_pid"
+fi
+stop_mount "$tmp/ml" "$ml_pid" "$tmp/ml.log"
 
 no_d_state end
 [ $failures -eq 0 ] || exit 1
