@@ -1,8 +1,9 @@
 /*
  * conn_int.h - what the two halves of the connection share:
- *   conn.c     calls, submitting, writing, losing the server and getting
- *              it back (hold, attach), lifecycle
- *   conn_rx.c  reading frames, answering them, the heartbeat
+ *   conn.c       calls, submitting, writing, the wakeup, lifecycle
+ *   conn_down.c  losing the server and getting it back (hold, wait,
+ *                attach), teardown
+ *   conn_rx.c    reading frames, answering them, the heartbeat
  * Everything here runs on the loop thread unless a field says it is
  * guarded by `lock`.
  */
@@ -18,6 +19,7 @@
 #include "conn.h"
 
 #define PENDING_BUCKETS 1024u           /* ids are sequential: id & mask */
+#define TICK_MS 100u                    /* while lost: interrupts, soft limit */
 
 enum conn_state {
 	CONN_RUNNING,
@@ -84,12 +86,20 @@ struct fb_conn {
 };
 
 /* conn.c */
-void fb__conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 void fb__conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
                     struct fsb_wbuf *own);
+void fb__conn_pending_insert(struct fb_conn *c, struct fb_call *call);
 struct fb_call *fb__conn_pending_remove(struct fb_conn *c, uint64_t id);
 void fb__call_complete(struct fb_call *call, const struct fsb_msg *rep, int err);
+
+/* conn_down.c */
+void fb__conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Complete every call of the list with err (they will never be written). */
+void fb__fail_call_list(struct fb_call *list, int err);
+void fb__conn_on_tick(uv_timer_t *t);
+void fb__conn_attach(struct fb_conn *c, int fd, int is_tcp);
+void fb__conn_teardown(struct fb_conn *c);
 
 /* conn_rx.c */
 void fb__conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
