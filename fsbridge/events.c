@@ -334,7 +334,7 @@ static void *event_thread(void *arg)
 				        "invalidating", ev->mountpoint, strerror(errno));
 		}
 		if (overflowed)
-			fb__rescan(ev);
+			fb__rescan(ev, "", 0);
 		while (batch && !stopping(ev)) {
 			int consumed;
 

@@ -27,7 +27,7 @@ void fb__handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *nex
 
 /* rescan.c */
 /* Diff the kernel's cache against the server and handle what changed. */
-void fb__rescan(struct fb_events *ev);
+void fb__rescan(struct fb_events *ev, const char *prefix, size_t plen);
 /* LOOKUP `name` in `parent` on the server; the reference it takes is
  * given back at once. 0 with *out filled, or -errno. */
 int fb__sync_lookup(struct fb_events *ev, uint64_t parent, const char *name,

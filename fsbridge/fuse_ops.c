@@ -100,6 +100,11 @@ int fb__rep_errno(const struct fsb_msg *rep, int err)
 {
 	if (err < 0)
 		return -err;
+	/* The kernel only sends handles it was given: a server that does
+	 * not know one lost it (restarted, and the handle's file could not
+	 * be opened again), which the caller should see as ESTALE. */
+	if (rep->status == FSB_EBADF)
+		return ESTALE;
 	if (rep->status != FSB_OK)
 		return fsb_status_to_errno((int)rep->status);
 	return 0;

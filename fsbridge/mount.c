@@ -445,31 +445,55 @@ static int run_fusermount(const char *path, int lazy)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
+/*
+ * The absolute path of a mount point without looking inside it: its
+ * parent is resolved, its last name kept. A stat of the mount itself would
+ * wait for a server that is away (hard reconnect), or fail with ENOTCONN
+ * for a dead mount, and neither may stop an unmount.
+ */
+static int mountpoint_path(const char *mp, char *out, size_t size)
+{
+	char buf[PATH_MAX], parent[PATH_MAX];
+	const char *dir, *base;
+	size_t n = strlen(mp);
+	char *slash;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, mp, n + 1);
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	slash = strrchr(buf, '/');
+	if (!slash) {
+		dir = ".";
+		base = buf;
+	} else if (slash == buf) {
+		dir = "/";
+		base = slash + 1;
+	} else {
+		*slash = '\0';
+		dir = buf;
+		base = slash + 1;
+	}
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		return realpath(mp, out) ? 0 : -errno;
+	if (!realpath(dir, parent))
+		return -errno;
+	if ((size_t)snprintf(out, size, "%s%s%s", parent, strcmp(parent, "/") ? "/" : "", base) >=
+	    size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 int fb_umount_run(const char *mountpoint, int lazy)
 {
 	char path[PATH_MAX], fstype[256];
-	int rc;
+	int rc, tries = 0;
 
-	if (!realpath(mountpoint, path)) {
-		/* A dead FUSE mount fails stat with ENOTCONN: still unmountable. */
-		if (errno != ENOTCONN) {
-			fb_err("mountpoint %s: %s", mountpoint, strerror(errno));
-			return 1;
-		}
-		if (mountpoint[0] == '/') {
-			snprintf(path, sizeof(path), "%s", mountpoint);
-		} else {
-			char cwd[PATH_MAX];
-			if (!getcwd(cwd, sizeof(cwd))) {
-				fb_err("getcwd: %s", strerror(errno));
-				return 1;
-			}
-			if (snprintf(path, sizeof(path), "%s/%s", cwd, mountpoint) >=
-			    (int)sizeof(path)) {
-				fb_err("mountpoint %s: %s", mountpoint, strerror(ENAMETOOLONG));
-				return 1;
-			}
-		}
+	rc = mountpoint_path(mountpoint, path, sizeof(path));
+	if (rc < 0) {
+		fb_err("mountpoint %s: %s", mountpoint, strerror(-rc));
+		return 1;
 	}
 	rc = find_mount(path, fstype, sizeof(fstype));
 	if (rc < 0) {
@@ -486,7 +510,14 @@ int fb_umount_run(const char *mountpoint, int lazy)
 	}
 	if (geteuid() != 0)
 		return run_fusermount(path, lazy);
-	if (umount2(path, lazy ? MNT_DETACH : 0) < 0) {
+	/* The daemon's own replay holds the mount's root for a moment (a
+	 * rescan after lost events, a burst of replays): busy for a second
+	 * is not busy. */
+	while (umount2(path, lazy ? MNT_DETACH : 0) < 0) {
+		if (errno == EBUSY && ++tries < 30) {
+			usleep(100000);
+			continue;
+		}
 		if (errno == EBUSY)
 			fb_err("%s is busy (open files or a process inside); "
 			       "'fsbridge umount --lazy %s' detaches it anyway", path, path);

@@ -511,7 +511,7 @@ void fb__handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *nex
 		return;
 	}
 	if (r->kind == FSB_EV_RESCAN) {
-		fb__rescan(ev);
+		fb__rescan(ev, r->path, r->pathlen);
 		return;
 	}
 	if (ev->mode == FB_EVENTS_REPLAY && created_then_written(r, next)) {

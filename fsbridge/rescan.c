@@ -381,15 +381,23 @@ out:
  * (removed, replaced, modified, attributes); then every directory whose
  * whole listing the kernel has seen is listed again, parents first, and
  * the names it did not have are handled as creations. Directory listings
- * are invalidated at the end. Event thread only (see events_int.h).
+ * are invalidated at the end. With a non-empty `prefix`, only that path
+ * and what is under it (a server's RESCAN of one directory: a part of the
+ * tree its watcher polls). Event thread only (see events_int.h).
  */
-void fb__rescan(struct fb_events *ev)
+static int under(const char *path, const char *prefix, size_t plen)
+{
+	return plen == 0 ||
+	       (!strncmp(path, prefix, plen) && (path[plen] == '\0' || path[plen] == '/'));
+}
+
+void fb__rescan(struct fb_events *ev, const char *prefix, size_t plen)
 {
 	struct fb_fs *fs = ev->fs;
 	struct name_snap sn = { .dents = &fs->dents };
 	char path[FSB_PATH_MAX + 1];
 	unsigned changes = 0;
-	size_t i;
+	size_t i, kept = 0;
 
 	atomic_fetch_add(&ev->rescans, 1);
 	fb_nodes_mark_all_stale(&fs->nodes);
@@ -398,7 +406,7 @@ void fb__rescan(struct fb_events *ev)
 		int len = fb_dents_path(&fs->dents, sn.v[i].child, path, sizeof(path));
 		size_t k;
 
-		if (len <= 0)
+		if (len <= 0 || !under(path, prefix, plen))
 			continue;
 		sn.v[i].path = strdup(path);
 		for (k = 0, sn.v[i].depth = 1; k < (size_t)len; k++)
@@ -437,7 +445,8 @@ void fb__rescan(struct fb_events *ev)
 		}
 	}
 	/* Creations, parents first: the root, then shallowest first. */
-	rescan_listing(ev, FUSE_ROOT_ID, &changes);
+	if (plen == 0)
+		rescan_listing(ev, FUSE_ROOT_ID, &changes);
 	for (i = sn.n; i-- > 0 && !fb_conn_is_dead(fs->conn);) {
 		struct fsb_attr a;
 
@@ -446,12 +455,18 @@ void fb__rescan(struct fb_events *ev)
 			rescan_listing(ev, sn.v[i].child, &changes);
 	}
 	for (i = 0; i < sn.n; i++) {
-		if (!fb_is_ghost(sn.v[i].parent))
+		if (sn.v[i].path && !fb_is_ghost(sn.v[i].parent))
 			fuse_lowlevel_notify_inval_inode(ev->se, sn.v[i].parent, 0, 0);
+		kept += sn.v[i].path != NULL;
 		free(sn.v[i].path);
 	}
-	fuse_lowlevel_notify_inval_inode(ev->se, FUSE_ROOT_ID, 0, 0);
-	fb_info("change events were lost: rescanned %zu cached names, %u changed", sn.n,
-	        changes);
+	if (plen == 0) {
+		fuse_lowlevel_notify_inval_inode(ev->se, FUSE_ROOT_ID, 0, 0);
+		fb_info("change events were lost: rescanned %zu cached names, %u changed", kept,
+		        changes);
+	} else {
+		fb_dbg("rescanned %.*s: %zu cached names, %u changed", (int)plen, prefix, kept,
+		       changes);
+	}
 	free(sn.v);
 }

@@ -185,13 +185,15 @@ stop_mount "$mw" "$mw_pid" "$tmp/mw.log"
 
 # --- open: a reader and an appender keep their files --------------------
 head -c 3000000 /dev/urandom >"$srv/read.bin"
+echo gone >"$srv/gone.txt"
 mount_ext mo --cache=none
 mo=$mnt
 mo_pid=$mnt_pid
-exec 3<"$mo/read.bin" 4>>"$mo/append.txt"
+exec 3<"$mo/read.bin" 4>>"$mo/append.txt" 5<"$mo/gone.txt"
 dd bs=1000000 count=1 <&3 >"$tmp/read.part1" 2>/dev/null
 echo "line one" >&4
 down
+rm "$srv/gone.txt"      # its handle cannot be opened again
 echo o >"$srv/probe.o"
 sleep 1
 up || exit 1
@@ -210,7 +212,14 @@ line two" ] && ok "open: the appender's file carries on" ||
 else
 	fail "open: writing on after the restart failed: $(cat "$tmp/append.err")"
 fi
-exec 3<&- 4>&-
+if cat <&5 >"$tmp/gone.out" 2>&1; then
+	fail "open: the handle of a file deleted while the server was away still reads: $(cat "$tmp/gone.out")"
+else
+	grep -q 'Stale file handle' "$tmp/gone.out" &&
+		ok "open: the handle of a file deleted meanwhile fails with ESTALE, and only it" ||
+		fail "open: reading the lost handle said: $(cat "$tmp/gone.out")"
+fi
+exec 3<&- 4>&- 5<&-
 stop_mount "$mo" "$mo_pid" "$tmp/mo.log"
 
 # --- watch, signal: events of the outage; requests that give up ---------
