@@ -12,7 +12,8 @@
 #   open     a reader and an appender holding files open (--cache=none, so
 #            every byte goes to the server): both carry on
 #   watch    an idle watched directory changed while the server was down:
-#            the recorder sees the creations, changes and removals
+#            an inotify recorder and chokidar see the creations, changes
+#            and removals
 #   signal   a request waiting for the server ends on SIGINT and SIGKILL
 #   soft     -o reconnect=soft,timeo=2: EIO after ~2 s, the mount stays and
 #            works again when the server is back
@@ -232,6 +233,13 @@ mv=$mnt
 mv_pid=$mnt_pid
 ls -la "$mv/watch" >/dev/null
 rec_start outage "$mv/watch" || exit 1
+chok=
+if command -v node >/dev/null 2>&1 && node_clients; then
+	client_start chokidar '^READY$' "$STEP" node "$EVENTS_LIB_DIR/watch-chokidar.js" \
+		"$NODE_DIR/node_modules" "$mv/watch" && chok=1
+else
+	echo "   note: no node or npm packages here: chokidar not run"
+fi
 down
 echo new >"$srv/watch/new.txt"
 echo more >>"$srv/watch/mod.txt"
@@ -263,6 +271,12 @@ for want in "new.txt IN_CREATE" "mod.txt IN_MODIFY" "del.txt IN_DELETE" "newdir 
 		fail "watch: no ${want#* } for ${want%% *}; the recorder saw: $(cut -d' ' -f2- "$tmp/outage.ev" | tr '\n' ';')"
 	fi
 done
+if [ -n "$chok" ]; then
+	expect chokidar "add of new.txt, made while the server was away" '^add new\.txt$' 10
+	expect chokidar "change of mod.txt" '^change mod\.txt$' 10
+	expect chokidar "unlink of del.txt" '^unlink del\.txt$' 10
+	expect chokidar "addDir of newdir" '^addDir newdir$' 10
+fi
 stop_watchers
 stop_mount "$mv" "$mv_pid" "$tmp/mv.log"
 
