@@ -90,13 +90,14 @@ static int view_names2(const struct fb_replay_view *v, uint64_t parent, const ch
  * that the kernel lets the replay rename through it. */
 static void replay_ghost_dir(fuse_req_t req, struct fb_fs *fs, const char *name)
 {
+	uint64_t known = fb_dents_get(&fs->dents, FUSE_ROOT_ID, name, strlen(name));
 	struct fsb_attr a;
 
 	synth_attr(FSB_S_IFDIR | 0700, &a);
 	a.uid = (uint32_t)geteuid();
 	a.gid = (uint32_t)getegid();
-	reply_local_entry(req, fs, FUSE_ROOT_ID, name,
-	                  fb_dents_get(&fs->dents, FUSE_ROOT_ID, name, strlen(name)), &a, NULL);
+	/* A real file of that name, if the server has one, is not it. */
+	reply_local_entry(req, fs, FUSE_ROOT_ID, name, fb_is_ghost(known) ? known : 0, &a, NULL);
 }
 
 static void replay_create_done(struct fb_call *call, const struct fsb_msg *rep, int err);
