@@ -81,6 +81,18 @@ static inline int fb_is_ghost(uint64_t id)
 {
 	return (id & FB_GHOST_BIT) != 0;
 }
+
+/*
+ * The ghost directory: a name in the mount's root that only the replay
+ * thread can look up (it stands for "outside the export"; anyone else's
+ * LOOKUP goes to the server, which has no such name, so no listing shows
+ * it and no watcher can watch it). A move into the export is replayed as
+ * a rename from it, a move out as a rename into it: the kernel raises a
+ * lone IN_MOVED_TO or IN_MOVED_FROM where watchers can see it, and its
+ * partner where none can. Its node is a ghost.
+ */
+#define FB_GHOST_DIR_NAME ".fsbridge-replay-outside"
+
 struct fb_ghost {
 	struct fb_ghost *next;
 	uint64_t id;

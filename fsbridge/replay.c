@@ -201,9 +201,11 @@ static uint32_t created_mode(const struct fb_rev *r)
 	return (r->flags & FSB_EVF_DIR) ? (FSB_S_IFDIR | 0755) : (FSB_S_IFREG | 0644);
 }
 
-/* How an ATTRIB is replayed: a change of times alone is what `touch` does
- * (open for writing, set the times, close: IN_OPEN, IN_ATTRIB,
- * IN_CLOSE_WRITE); anything else is a chmod or chown (IN_ATTRIB alone). */
+/* How an ATTRIB is replayed: as `touch` does it (open for writing, set the
+ * times, close: IN_OPEN, IN_ATTRIB, IN_CLOSE_WRITE) when the server says
+ * the change was made so (FSB_EVF_CLOSE_WRITE) or, from a server that
+ * cannot tell, when only the times changed; else on the path, as
+ * utimensat and chmod do (IN_ATTRIB alone). */
 enum { ATTRIB_PLAIN, ATTRIB_TOUCH };
 
 /* How a CREATED is replayed: empty, or (a MODIFIED of the same file came
@@ -271,6 +273,80 @@ static int replay_syscall(struct fb_events *ev, const struct fb_rev *r, const ch
 	return -1;
 }
 
+/* The ghost directory (events.h), looked up through the mount: an O_PATH
+ * descriptor of it and its node, or -1 with errno set. */
+static int ghost_dir_open(struct fb_events *ev, uint64_t *id)
+{
+	int fd = openat(ev->rootfd, FB_GHOST_DIR_NAME,
+	                O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	*id = fb_dents_get(&ev->fs->dents, FUSE_ROOT_ID, FB_GHOST_DIR_NAME,
+	                   strlen(FB_GHOST_DIR_NAME));
+	if (!fb_is_ghost(*id)) {
+		close(fd);
+		errno = ESTALE;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A move across the export's edge (FSB_EVF_OUTSIDE), replayed as a rename
+ * through the ghost directory: CREATED from a name there, REMOVED to one.
+ * The kernel raises a lone IN_MOVED_TO or IN_MOVED_FROM (with IN_MOVE_SELF
+ * for watchers of the object itself), as a local mv across file systems'
+ * folders would. What went out is then forgotten by the kernel; what came
+ * in is the server's node (replay_view.c), unless it is gone already.
+ */
+static int replay_edge(struct fb_events *ev, const struct fb_rev *r, uint64_t parent,
+                       const char *name)
+{
+	struct fb_fs *fs = ev->fs;
+	char ghost[40];
+	uint64_t gid, now;
+	size_t glen;
+	int gfd, rc, in = r->kind == FSB_EV_CREATED;
+
+	glen = (size_t)snprintf(ghost, sizeof(ghost), "%s-%llu", in ? "in" : "out",
+	                        (unsigned long long)r->seq);
+	gfd = ghost_dir_open(ev, &gid);
+	if (gfd < 0) {
+		fb_dbg("replay of a move %s '%s': no ghost directory: %s", in ? "in" : "out",
+		       r->path, strerror(errno));
+		return REPLAY_FAIL;
+	}
+	if (in)
+		view_set(ev, r, gid, ghost, parent, name);
+	else
+		view_set(ev, r, parent, name, gid, ghost);
+	pthread_mutex_lock(&ev->view_lock);
+	ev->view.kind = FSB_EV_RENAMED_FROM;
+	pthread_mutex_unlock(&ev->view_lock);
+	rc = in ? renameat(gfd, ghost, ev->rootfd, r->path)
+	        : renameat(ev->rootfd, r->path, gfd, ghost);
+	view_clear(ev);
+	if (rc < 0) {
+		fb_dbg("replay of a move %s '%s' failed: %s", in ? "in" : "out", r->path,
+		       strerror(errno));
+		rc = REPLAY_FAIL;
+		goto out_close;
+	}
+	rc = REPLAY_DONE;
+	if (!in) {
+		/* Nobody can reach it there: let the kernel forget it. */
+		fb_dents_remove(&fs->dents, gid, ghost, glen);
+		fuse_lowlevel_notify_inval_entry(ev->se, gid, ghost, glen);
+	} else if ((now = fb_dents_get(&fs->dents, parent, name, strlen(name))) && fb_is_ghost(now)) {
+		/* Gone from the server again: the later events tell. */
+		fuse_lowlevel_notify_inval_entry(ev->se, parent, name, strlen(name));
+	}
+out_close:
+	close(gfd);
+	return rc;
+}
+
 /* What the daemon last knew of a node, ghost or not. */
 static int known_attr(struct fb_fs *fs, uint64_t node, struct fsb_attr *out)
 {
@@ -333,10 +409,19 @@ static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_re
 			fuse_lowlevel_notify_inval_inode(ev->se, child, 0, 0);
 		break;
 	case FSB_EV_ATTRIB:
-		if (have_known && S_ISREG(known.mode) && known.mode == r->attr.mode &&
-		    known.uid == r->attr.uid && known.gid == r->attr.gid &&
-		    fb_nodes_writers(&fs->nodes, child) == 0)
+		/* Replayed through a handle of its own only if no writer's
+		 * dirty pages can be flushed through it (as for MODIFIED). */
+		if (!have_known || !S_ISREG(known.mode) || fb_nodes_writers(&fs->nodes, child) > 0)
+			break;
+		if (fs->server.caps & FSB_CAP_EVENT_EDGES) {
+			/* The server tells a touch from a utimensat. */
+			if (r->flags & FSB_EVF_CLOSE_WRITE)
+				how = ATTRIB_TOUCH;
+		} else if (known.mode == r->attr.mode && known.uid == r->attr.uid &&
+		           known.gid == r->attr.gid) {
+			/* A change of times alone is most often a touch. */
 			how = ATTRIB_TOUCH;
+		}
 		break;
 	case FSB_EV_CREATED:
 		if (written)
@@ -358,6 +443,9 @@ static int replay_one(struct fb_events *ev, struct fb_rev *r, const struct fb_re
 	default:
 		break;
 	}
+	if ((r->kind == FSB_EV_CREATED || r->kind == FSB_EV_REMOVED) &&
+	    (r->flags & FSB_EVF_OUTSIDE))
+		return replay_edge(ev, r, parent, r->path + off);
 
 	view_set(ev, to ? to : r, parent, r->path + off, parent2, to ? to->path + off2 : NULL);
 	if (to) {
@@ -483,7 +571,7 @@ static int created_then_written(const struct fb_rev *r, const struct fb_rev *nex
 {
 	if (r->kind != FSB_EV_CREATED || !next || next->kind != FSB_EV_MODIFIED)
 		return 0;
-	if ((r->flags | next->flags) & (FSB_EVF_ECHO | FSB_EVF_DIR))
+	if ((r->flags | next->flags) & (FSB_EVF_ECHO | FSB_EVF_DIR | FSB_EVF_OUTSIDE))
 		return 0;
 	if (!(next->flags & FSB_EVF_ATTR) || !S_ISREG(next->attr.mode))
 		return 0;
@@ -501,6 +589,9 @@ void fb__handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *nex
 	int rc;
 
 	*consumed = 0;
+	/* The edge flags mean something only once agreed. */
+	if (!(ev->fs->server.caps & FSB_CAP_EVENT_EDGES))
+		r->flags &= (uint8_t)~(FSB_EVF_OUTSIDE | FSB_EVF_CLOSE_WRITE);
 	if (r->kind == FSB_EV_RENAMED_FROM && next && next->kind == FSB_EV_RENAMED_TO &&
 	    next->cookie == r->cookie) {
 		to = next;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ops_int.h"
 
@@ -84,6 +85,55 @@ static int view_names2(const struct fb_replay_view *v, uint64_t parent, const ch
 	       strcmp(v->name2, name) == 0;
 }
 
+/* The replay's LOOKUP of the ghost directory (events.h): the same ghost
+ * while the kernel has it, else a new one, owned by the daemon's user so
+ * that the kernel lets the replay rename through it. */
+static void replay_ghost_dir(fuse_req_t req, struct fb_fs *fs, const char *name)
+{
+	uint64_t known = fb_dents_get(&fs->dents, FUSE_ROOT_ID, name, strlen(name));
+	struct fsb_attr a;
+
+	synth_attr(FSB_S_IFDIR | 0700, &a);
+	a.uid = (uint32_t)geteuid();
+	a.gid = (uint32_t)getegid();
+	/* A real file of that name, if the server has one, is not it. */
+	reply_local_entry(req, fs, FUSE_ROOT_ID, name, fb_is_ghost(known) ? known : 0, &a, NULL);
+}
+
+static void replay_create_done(struct fb_call *call, const struct fsb_msg *rep, int err);
+
+/* The source of a move into the export, in the ghost directory: the node
+ * the server has at the destination now, if it is still of the type
+ * moved in (so that the kernel's inode is the real one, and a directory
+ * lists what came with it), else a ghost. */
+static void replay_moved_in(fuse_req_t req, struct fb_fs *fs, const struct fb_replay_view *v)
+{
+	uint32_t mode = (v->flags & FSB_EVF_ATTR) ? v->attr.mode
+	                : (v->flags & FSB_EVF_DIR) ? (FSB_S_IFDIR | 0755) : (FSB_S_IFREG | 0644);
+	struct fsb_attr a;
+	struct fb_op *op;
+	struct fsb_msg m;
+
+	if (fb_is_ghost(v->parent2) || !(v->flags & FSB_EVF_ATTR)) {
+		synth_attr(mode, &a);
+		reply_local_entry(req, fs, v->parent, v->name, 0, (v->flags & FSB_EVF_ATTR) ? &v->attr : &a,
+		                  NULL);
+		return;
+	}
+	op = fb__op_new(fs, req, replay_create_done);
+	if (!op) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fb__op_name(op, v->parent, v->name);
+	op->rmode = mode;
+	op->rattr = v->attr;
+	fb__msg_init(&m, FSB_OP_LOOKUP);
+	m.u.name.parent = v->parent2;
+	m.u.name.name = fb__str_of(v->name2);
+	fb__op_send(op, &m);
+}
+
 /* LOOKUP. The name being created does not exist yet, whatever the server
  * says now (the kernel looks it up afresh before mknod/mkdir and for a
  * rename target); a name being removed or renamed away still exists. */
@@ -93,6 +143,10 @@ int fb__replay_lookup(fuse_req_t req, struct fb_fs *fs, uint64_t parent, const c
 	struct fsb_attr a;
 	uint64_t known;
 
+	if (parent == FUSE_ROOT_ID && strcmp(name, FB_GHOST_DIR_NAME) == 0) {
+		replay_ghost_dir(req, fs, name);
+		return 1;
+	}
 	fb_replay_view_get(&fs->events, &v);
 	if (view_names2(&v, parent, name)) {
 		/* A rename target: replaced if the kernel knows a file there.
@@ -118,8 +172,15 @@ int fb__replay_lookup(fuse_req_t req, struct fb_fs *fs, uint64_t parent, const c
 		case FSB_EV_CREATED:
 			fuse_reply_err(req, ENOENT);
 			return 1;
-		case FSB_EV_REMOVED:
 		case FSB_EV_RENAMED_FROM:
+			/* A move in: the source is in the ghost directory. */
+			if ((v.flags & FSB_EVF_OUTSIDE) && fb_is_ghost(parent) &&
+			    !fb_dents_get(&fs->dents, parent, name, strlen(name))) {
+				replay_moved_in(req, fs, &v);
+				return 1;
+			}
+			/* fall through */
+		case FSB_EV_REMOVED:
 			if (v.flags & FSB_EVF_ATTR)
 				a = v.attr;
 			else

@@ -658,6 +658,18 @@ static int event_kind_ok(uint8_t kind)
 	return kind >= FSB_EV_CREATED && kind < FSB_EV__COUNT;
 }
 
+/* Known flags only, and the edge flags only on the kinds they describe. */
+static int event_flags_ok(uint8_t kind, uint8_t flags)
+{
+	if (flags & ~FSB_EVF_ALL)
+		return 0;
+	if ((flags & FSB_EVF_OUTSIDE) && kind != FSB_EV_CREATED && kind != FSB_EV_REMOVED)
+		return 0;
+	if ((flags & FSB_EVF_CLOSE_WRITE) && kind != FSB_EV_ATTRIB)
+		return 0;
+	return 1;
+}
+
 static void enc_events(struct fsb__wcur *w, const struct fsb_msg *m)
 {
 	const struct fsb_event_push *r = &m->u.events;
@@ -671,7 +683,7 @@ static void enc_events(struct fsb__wcur *w, const struct fsb_msg *m)
 	fsb__put_u32(w, r->count);
 	for (i = 0; i < r->count && !w->err; i++) {
 		ev = &r->events[i];
-		if (!event_kind_ok(ev->kind))
+		if (!event_kind_ok(ev->kind) || !event_flags_ok(ev->kind, ev->flags))
 			fsb__wcur_fail(w, -FSB_EFRAME_VALUE);
 		fsb__put_u8(w, ev->kind);
 		fsb__put_u8(w, ev->flags);
@@ -700,6 +712,8 @@ static void dec_events(struct fsb__cursor *c, struct fsb_msg *m)
 		if (!c->err && !event_kind_ok(ev->kind))
 			fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
 		ev->flags = fsb__get_u8(c);
+		if (!c->err && !event_flags_ok(ev->kind, ev->flags))
+			fsb__cursor_fail(c, -FSB_EFRAME_VALUE);
 		ev->cookie = fsb__get_u32(c);
 		ev->seq = fsb__get_u64(c);
 		fsb__get_str(c, &ev->path, FSB_PATH_MAX);

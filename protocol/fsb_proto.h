@@ -14,6 +14,10 @@
  *      FSB_CAP_EXPORTS.
  *      RESUME (27), re-attaching a client's node ids and handles to a new
  *      session after a server restart, negotiated by FSB_CAP_RESUME.
+ *      Event flags FSB_EVF_OUTSIDE (a CREATED or REMOVED that was a move
+ *      across the export's edge) and FSB_EVF_CLOSE_WRITE (an ATTRIB made
+ *      through a file open for writing), negotiated by
+ *      FSB_CAP_EVENT_EDGES.
  */
 #ifndef FSB_PROTO_H
 #define FSB_PROTO_H
@@ -163,6 +167,8 @@ enum fsb_cap {
 	                                     * the server applies them */
 	FSB_CAP_EXPORTS = 1u << 9,          /* EXPORTS lists the exports */
 	FSB_CAP_RESUME = 1u << 10,          /* RESUME re-attaches old ids */
+	FSB_CAP_EVENT_EDGES = 1u << 11,     /* events may carry FSB_EVF_OUTSIDE
+	                                     * and FSB_EVF_CLOSE_WRITE */
 };
 
 /* File type and permission bits: the traditional Unix values on the wire. */
@@ -235,7 +241,14 @@ enum fsb_event_flag {
 	FSB_EVF_DIR = 1u << 0,  /* the object is a directory */
 	FSB_EVF_ECHO = 1u << 1, /* caused by this session's own request */
 	FSB_EVF_ATTR = 1u << 2, /* attr holds the post-change attributes */
+	/* Only with FSB_CAP_EVENT_EDGES, and only on the kinds named: */
+	FSB_EVF_OUTSIDE = 1u << 3,      /* CREATED: moved in from outside the
+	                                 * export; REMOVED: moved out of it */
+	FSB_EVF_CLOSE_WRITE = 1u << 4,  /* ATTRIB: made through a handle open
+	                                 * for writing, closed after the change
+	                                 * (touch), not on a path (utimensat) */
 };
+#define FSB_EVF_ALL 0x1fu
 
 /* Strings and byte runs travel as u32 length + bytes, no terminator. After
  * decoding they borrow from the frame buffer and are NOT NUL-terminated. */
@@ -661,7 +674,8 @@ int fsb_msg_encode(struct fsb_wbuf *wb, const struct fsb_msg *m);
  * unknown opcodes, REPLY+PUSH, pushes of non-EVENT ops, fields running past
  * the end, trailing bytes, strings with NUL bytes, names > FSB_NAME_MAX,
  * paths > FSB_PATH_MAX, tokens > FSB_TOKEN_MAX, I/O > FSB_MAX_IO,
- * nsec >= 1e9, unknown event kinds, RESUME counts over FSB_RESUME_MAX,
+ * nsec >= 1e9, unknown event kinds, event flags outside FSB_EVF_ALL or on
+ * a kind they do not apply to, RESUME counts over FSB_RESUME_MAX,
  * unknown RESUME item kinds and types with bits outside FSB_S_IFMT.
  */
 int fsb_msg_decode(const uint8_t *frame, size_t len, struct fsb_msg *m);

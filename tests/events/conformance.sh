@@ -29,6 +29,8 @@
 # CLOSE_WRITE). Made in BACKING as in part 1, recorded with cookies, and
 # compared event by event (evcmp.awk's exact mode: kinds per path in
 # order, IN_OPEN of files included, each rename half with its partner).
+# Afterwards the mount must list what moved in, with what came with it,
+# and no longer what moved out.
 # Operations in XFAIL_OPS are known to differ still (their table says
 # XFAIL); one that starts to match fails as XPASS until taken off the list.
 #
@@ -73,10 +75,9 @@ OPS="01-create-empty 02-write-new 03-append 04-overwrite 05-truncate 06-touch
 
 OPS3="20-move-in-file 21-move-in-dir 22-move-out-file 23-move-out-dir
 24-create-write 25-utime 26-touch-exact"
-# Moves across the export's edge reach the client as CREATED and REMOVED,
-# and a utimensat as the same ATTRIB as a touch: telling them apart needs
-# an event flag the protocol does not have yet.
-XFAIL_OPS=${EVENTS_XFAIL_OPS-20-move-in-file 21-move-in-dir 22-move-out-file 23-move-out-dir 25-utime}
+# None known to differ: moves across the export's edge and a utimensat
+# told from a touch need FSB_CAP_EVENT_EDGES, which both sides speak.
+XFAIL_OPS=${EVENTS_XFAIL_OPS-}
 
 # op_kinds NAME: which event kinds the operation can be judged on. In a
 # directory created during the operation, a watcher's watch exists only
@@ -312,6 +313,16 @@ part3() {
 		compare exact "$tmp/backing3.ev" "$tmp/namespace3.ev" backing \
 			"mount (other namespace)" "$tmp/ops3" "$xf"
 	fi
+	for op in 20-move-in-file 21-move-in-dir 22-move-out-file 23-move-out-dir; do
+		(cd "$backing/$op" && find . | sort) >"$tmp/want.ls"
+		guarded "$STEP" sh -c 'cd "$1" && find . | sort' sh "$mnt/$op" >"$tmp/got.ls" 2>&1
+		if cmp -s "$tmp/want.ls" "$tmp/got.ls"; then
+			ok "$op: the mount lists what the backing dir holds"
+		else
+			fail "$op: the mount lists other names than the backing dir:"
+			diff "$tmp/want.ls" "$tmp/got.ls" | sed 's/^/    /'
+		fi
+	done
 }
 
 # The sysctl that sizes an inotify instance's queue when it is made.

@@ -139,7 +139,7 @@ static void fill_body(struct fsb_msg *m)
 	static uint8_t data[64];
 	static struct fsb_forget_item items[2] = { { 2, 1 }, { 3, 5 } };
 	static struct fsb_dirent ents[2];
-	static struct fsb_event evs[3];
+	static struct fsb_event evs[6];
 	int reply = m->flags & FSB_F_REPLY;
 
 	switch (m->op) {
@@ -321,7 +321,22 @@ static void fill_body(struct fsb_msg *m)
 		evs[2].cookie = 9;
 		evs[2].seq = 3;
 		evs[2].path = str_of("d/g");
-		m->u.events.count = 3;
+		/* The edge flags (FSB_CAP_EVENT_EDGES) on the kinds they go with. */
+		evs[3].kind = FSB_EV_CREATED;
+		evs[3].flags = FSB_EVF_OUTSIDE | FSB_EVF_DIR | FSB_EVF_ATTR;
+		evs[3].seq = 4;
+		evs[3].path = str_of("in");
+		seed_attr(&evs[3].attr);
+		evs[4].kind = FSB_EV_REMOVED;
+		evs[4].flags = FSB_EVF_OUTSIDE;
+		evs[4].seq = 5;
+		evs[4].path = str_of("d/g");
+		evs[5].kind = FSB_EV_ATTRIB;
+		evs[5].flags = FSB_EVF_CLOSE_WRITE | FSB_EVF_ATTR;
+		evs[5].seq = 6;
+		evs[5].path = str_of("in");
+		seed_attr(&evs[5].attr);
+		m->u.events.count = 6;
 		m->u.events.events = evs;
 		break;
 	default:

@@ -742,6 +742,137 @@ static void t_renames(void **state)
 	skip_to_end(c);
 }
 
+/* Flags the connection got on events of path, ORed. */
+static uint8_t flags_of(struct conn *c, uint8_t kind, const char *path)
+{
+	uint8_t f = 0;
+	size_t i;
+
+	pthread_mutex_lock(&c->log.mu);
+	for (i = c->cursor; i < c->log.n; i++)
+		if (c->log.v[i].kind == kind && !strcmp(c->log.v[i].path, path))
+			f |= c->log.v[i].flags;
+	pthread_mutex_unlock(&c->log.mu);
+	return f;
+}
+
+/*
+ * FSB_CAP_EVENT_EDGES: a session that agreed gets moves across the
+ * export's edge marked OUTSIDE, a directory moved in without CREATED of
+ * its contents, and an ATTRIB made through a handle open for writing
+ * (touch) marked CLOSE_WRITE, one made on a path (utimensat, chmod) not;
+ * a session that did not gets the events as before.
+ */
+static void t_edges(void **state)
+{
+	struct conn *e = &g.b, *old = &g.a;
+	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	char a[PATH_MAX], b[PATH_MAX];
+	struct rec r;
+	int fd;
+
+	(void)state;
+	conn_open(e, FSB_CAP_EVENTS | FSB_CAP_EVENT_EDGES);
+	assert_true(fsb_client_info(e->c)->caps & FSB_CAP_EVENT_EDGES);
+	/* Edge flags come only with events. */
+	conn_open(&g.b, FSB_CAP_EVENT_EDGES);
+	assert_int_equal(fsb_client_info(g.b.c)->caps & FSB_CAP_EVENT_EDGES, 0);
+	conn_open(e, FSB_CAP_EVENTS | FSB_CAP_EVENT_EDGES);
+	skip_to_end(old);
+
+	snprintf(a, sizeof(a), "%s/in-file", g.outside);
+	assert_int_equal(close(open(a, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)), 0);
+	snprintf(a, sizeof(a), "%s/in-dir", g.outside);
+	assert_int_equal(mkdir(a, 0755), 0);
+	snprintf(a, sizeof(a), "%s/in-dir/sub", g.outside);
+	assert_int_equal(mkdir(a, 0755), 0);
+	snprintf(a, sizeof(a), "%s/in-dir/sub/deep", g.outside);
+	assert_int_equal(close(open(a, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)), 0);
+
+	snprintf(a, sizeof(a), "%s/in-file", g.outside);
+	P(b, sizeof(b), "edge-f");
+	assert_int_equal(rename(a, b), 0);
+	r = expect_ev(e, FSB_EV_CREATED, "edge-f");
+	assert_int_equal(r.flags & (FSB_EVF_OUTSIDE | FSB_EVF_DIR), FSB_EVF_OUTSIDE);
+	assert_true(r.flags & FSB_EVF_ATTR);
+	r = expect_ev(old, FSB_EV_CREATED, "edge-f");
+	assert_int_equal(r.flags & FSB_EVF_OUTSIDE, 0);
+
+	snprintf(a, sizeof(a), "%s/in-dir", g.outside);
+	P(b, sizeof(b), "edge-d");
+	assert_int_equal(rename(a, b), 0);
+	r = expect_ev(e, FSB_EV_CREATED, "edge-d");
+	assert_int_equal(r.flags & (FSB_EVF_OUTSIDE | FSB_EVF_DIR), FSB_EVF_OUTSIDE | FSB_EVF_DIR);
+	expect_ev(old, FSB_EV_CREATED, "edge-d");
+	expect_ev(old, FSB_EV_CREATED, "edge-d/sub");
+	expect_ev(old, FSB_EV_CREATED, "edge-d/sub/deep");
+	/* Watched all the same: what is made in it later is reported. */
+	disk_write("edge-d/sub/later", "", 0);
+	expect_ev(e, FSB_EV_CREATED, "edge-d/sub/later");
+	log_quiet(&e->log);
+	e->cursor = 0;
+	assert_int_equal(count_ev(e, FSB_EV_CREATED, "edge-d/sub"), 0);
+	assert_int_equal(count_ev(e, FSB_EV_CREATED, "edge-d/sub/deep"), 0);
+	assert_int_equal(flags_of(e, FSB_EV_CREATED, "edge-d/sub/later") & FSB_EVF_OUTSIDE, 0);
+	skip_to_end(e);
+	skip_to_end(old);
+
+	P(a, sizeof(a), "edge-f");
+	snprintf(b, sizeof(b), "%s/out-file", g.outside);
+	assert_int_equal(rename(a, b), 0);
+	r = expect_ev(e, FSB_EV_REMOVED, "edge-f");
+	assert_int_equal(r.flags & (FSB_EVF_OUTSIDE | FSB_EVF_DIR), FSB_EVF_OUTSIDE);
+	r = expect_ev(old, FSB_EV_REMOVED, "edge-f");
+	assert_int_equal(r.flags & FSB_EVF_OUTSIDE, 0);
+	P(a, sizeof(a), "edge-d");
+	snprintf(b, sizeof(b), "%s/out-dir", g.outside);
+	assert_int_equal(rename(a, b), 0);
+	r = expect_ev(e, FSB_EV_REMOVED, "edge-d");
+	assert_int_equal(r.flags & (FSB_EVF_OUTSIDE | FSB_EVF_DIR), FSB_EVF_OUTSIDE | FSB_EVF_DIR);
+	/* A removal in place is no move. */
+	disk_write("edge-rm", "", 0);
+	expect_ev(e, FSB_EV_CREATED, "edge-rm");
+	disk_unlink("edge-rm", 0);
+	r = expect_ev(e, FSB_EV_REMOVED, "edge-rm");
+	assert_int_equal(r.flags & FSB_EVF_OUTSIDE, 0);
+	skip_to_end(old);
+
+	/* utimensat on the path, then touch's open, futimens, close. */
+	disk_write("edge-t", "data", 0);
+	skip_to_end(e);
+	skip_to_end(old);
+	P(a, sizeof(a), "edge-t");
+	assert_int_equal(utimensat(AT_FDCWD, a, ts, 0), 0);
+	r = expect_ev(e, FSB_EV_ATTRIB, "edge-t");
+	assert_int_equal(r.flags & FSB_EVF_CLOSE_WRITE, 0);
+	assert_int_equal(r.attr.mtime.sec, 1000000000);
+	fd = open(a, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(futimens(fd, NULL), 0);
+	close(fd);
+	r = expect_ev(e, FSB_EV_ATTRIB, "edge-t");
+	assert_true(r.flags & FSB_EVF_CLOSE_WRITE);
+	assert_true(r.attr.mtime.sec > 1000000000);
+	assert_int_equal(chmod(a, 0600), 0);
+	r = expect_ev(e, FSB_EV_ATTRIB, "edge-t");
+	assert_int_equal(r.flags & FSB_EVF_CLOSE_WRITE, 0);
+	/* A close after writing or reading adds nothing. */
+	disk_write("edge-t", "more", O_APPEND);
+	expect_ev(e, FSB_EV_MODIFIED, "edge-t");
+	fd = open(a, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	close(fd);
+	log_quiet(&e->log);
+	assert_int_equal(log_count(&e->log), e->cursor);
+	log_quiet(&old->log);
+	assert_int_equal(flags_of(old, FSB_EV_ATTRIB, "edge-t") & FSB_EVF_CLOSE_WRITE, 0);
+	assert_int_equal(count_ev(old, FSB_EV_ATTRIB, "edge-t"), 3);
+	disk_unlink("edge-t", 0);
+	skip_to_end(old);
+	expect_seq_increasing(e);
+	conn_close(e);
+}
+
 static void t_short_lived(void **state)
 {
 	struct conn *c = &g.a;
@@ -1254,6 +1385,7 @@ int main(void)
 		cmocka_unit_test(t_start),
 		cmocka_unit_test(t_kinds),
 		cmocka_unit_test(t_renames),
+		cmocka_unit_test(t_edges),
 		cmocka_unit_test(t_short_lived),
 		cmocka_unit_test(t_tree_fast),
 		cmocka_unit_test(t_burst),

@@ -2038,6 +2038,95 @@ static void test_unknown_event_kind(void **state)
 	}
 }
 
+/* One event of `kind` with `flags`, raw. */
+static void raw_one_event(struct raw *r, uint8_t kind, uint8_t flags)
+{
+	raw_begin(r, FSB_OP_EVENT, FSB_F_PUSH, 0, 0);
+	raw_u32(r, 1);
+	raw_u8(r, kind);
+	raw_u8(r, flags);
+	raw_u32(r, 0);
+	raw_u64(r, 1);
+	raw_run(r, 1, 'a');
+}
+
+/* FSB_EVF_OUTSIDE travels on CREATED and REMOVED, FSB_EVF_CLOSE_WRITE on
+ * ATTRIB; anywhere else, and any bit no version defines, is refused both
+ * ways. */
+static void test_event_edge_flags(void **state)
+{
+	static const struct {
+		uint8_t kind;
+		uint8_t flags;
+	} good[] = {
+		{ FSB_EV_CREATED, FSB_EVF_OUTSIDE },
+		{ FSB_EV_CREATED, FSB_EVF_OUTSIDE | FSB_EVF_DIR | FSB_EVF_ATTR },
+		{ FSB_EV_REMOVED, FSB_EVF_OUTSIDE | FSB_EVF_DIR },
+		{ FSB_EV_REMOVED, FSB_EVF_OUTSIDE | FSB_EVF_ECHO },
+		{ FSB_EV_ATTRIB, FSB_EVF_CLOSE_WRITE | FSB_EVF_ATTR },
+		{ FSB_EV_ATTRIB, FSB_EVF_CLOSE_WRITE },
+	}, bad[] = {
+		{ FSB_EV_MODIFIED, FSB_EVF_OUTSIDE },
+		{ FSB_EV_ATTRIB, FSB_EVF_OUTSIDE },
+		{ FSB_EV_RENAMED_FROM, FSB_EVF_OUTSIDE },
+		{ FSB_EV_RENAMED_TO, FSB_EVF_OUTSIDE },
+		{ FSB_EV_RESCAN, FSB_EVF_OUTSIDE | FSB_EVF_DIR },
+		{ FSB_EV_CREATED, FSB_EVF_CLOSE_WRITE },
+		{ FSB_EV_MODIFIED, FSB_EVF_CLOSE_WRITE },
+		{ FSB_EV_REMOVED, FSB_EVF_CLOSE_WRITE | FSB_EVF_OUTSIDE },
+		{ FSB_EV_CREATED, 1u << 5 },
+		{ FSB_EV_ATTRIB, FSB_EVF_CLOSE_WRITE | (1u << 7) },
+		{ FSB_EV_MODIFIED, 0xff },
+	};
+	struct fsb_event ev;
+	struct fsb_wbuf wb;
+	struct fsb_msg in, out;
+	struct raw r;
+	size_t i;
+
+	memset(&in, 0, sizeof(in));
+	in.op = FSB_OP_EVENT;
+	in.flags = FSB_F_PUSH;
+	in.u.events.count = 1;
+	in.u.events.events = &ev;
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = good[i].kind;
+		ev.flags = good[i].flags;
+		ev.seq = i + 1;
+		ev.path = str_of("d/e");
+		if (ev.flags & FSB_EVF_ATTR)
+			fill_attr(&ev.attr, 7);
+		encode_decode(&in, &wb, &out);
+		assert_msg_eq(&in, &out);
+		assert_int_equal(out.u.events.events[0].flags, good[i].flags);
+		/* The edge flags add nothing to the wire size. */
+		assert_int_equal(wb.len, FSB_HDR_SIZE + 4 + fsb_event_wire_size(3, ev.flags));
+		fsb_msg_release(&out);
+		fsb_wbuf_release(&wb);
+		raw_one_event(&r, good[i].kind, good[i].flags);
+		if (good[i].flags & FSB_EVF_ATTR)
+			raw_attr(&r, 0);
+		raw_end(&r);
+		assert_int_equal(fsb_msg_decode(r.buf, r.len, &out), 0);
+		assert_int_equal(out.u.events.events[0].flags, good[i].flags);
+		fsb_msg_release(&out);
+		free(r.buf);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = bad[i].kind;
+		ev.flags = bad[i].flags & (uint8_t)~FSB_EVF_ATTR;
+		ev.path = str_of("a");
+		fsb_wbuf_init(&wb);
+		assert_int_equal(fsb_msg_encode(&wb, &in), -FSB_EFRAME_VALUE);
+		assert_int_equal(wb.len, 0);
+		fsb_wbuf_release(&wb);
+		raw_one_event(&r, bad[i].kind, (uint8_t)(bad[i].flags & ~FSB_EVF_ATTR));
+		assert_raw_rejects(&r, FSB_EFRAME_VALUE);
+	}
+}
+
 /* ---- garbage and mutations ------------------------------------------------ */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -2305,6 +2394,7 @@ int main(void)
 		cmocka_unit_test(test_resume_layout),
 		cmocka_unit_test(test_resume_limits),
 		cmocka_unit_test(test_unknown_event_kind),
+		cmocka_unit_test(test_event_edge_flags),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_random_mutations),
 		cmocka_unit_test(test_names),

@@ -3,11 +3,11 @@
  *
  *	event_client ADDR TOKEN_FILE EXPORT SECONDS
  *
- * Connects offering FSB_CAP_EVENTS, prints "caps 0x..." and, if the server
+ * Connects offering FSB_CAP_EVENTS and FSB_CAP_EVENT_EDGES, prints "caps 0x..." and, if the server
  * did not grant FSB_CAP_EVENTS, "no-events" and exits 77. Otherwise prints
  * "ready", then one line per event for SECONDS seconds:
  *	KIND FLAGS COOKIE PATH
- * (KIND as fsb_event_kind_name, FLAGS as d/e/a letters or '-'), and exits
+ * (KIND as fsb_event_kind_name, FLAGS as d/e/a/o/w letters or '-'), and exits
  * 0. tests/win32/wine_events.sh reads that transcript.
  */
 #include <stdio.h>
@@ -27,9 +27,10 @@ static void on_event(void *arg, const struct fsb_msg *push)
 	for (i = 0; i < push->u.events.count; i++) {
 		const struct fsb_event *e = &push->u.events.events[i];
 
-		printf("%s %c%c%c %u %.*s\n", fsb_event_kind_name(e->kind),
+		printf("%s %c%c%c%c%c %u %.*s\n", fsb_event_kind_name(e->kind),
 		       (e->flags & FSB_EVF_DIR) ? 'd' : '-', (e->flags & FSB_EVF_ECHO) ? 'e' : '-',
-		       (e->flags & FSB_EVF_ATTR) ? 'a' : '-', (unsigned)e->cookie,
+		       (e->flags & FSB_EVF_ATTR) ? 'a' : '-', (e->flags & FSB_EVF_OUTSIDE) ? 'o' : '-',
+		       (e->flags & FSB_EVF_CLOSE_WRITE) ? 'w' : '-', (unsigned)e->cookie,
 		       (int)e->path.len, e->path.ptr);
 	}
 	fflush(stdout);
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.token = tok;
 	o.export_path = argv[3];
-	o.caps = FSB_CAP_EVENTS;
+	o.caps = FSB_CAP_EVENTS | FSB_CAP_EVENT_EDGES;
 	o.on_event = on_event;
 	if (fsb_client_connect(argv[1], &o, &c, err, sizeof(err))) {
 		fprintf(stderr, "event_client: connect %s: %s\n", argv[1], err);

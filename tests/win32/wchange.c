@@ -9,7 +9,8 @@
  *	wchange.exe DIR [STEP_MS]
  *
  * Prints one line per step ("step create a.txt") and exits 0, or prints
- * the failing call and its error and exits 1.
+ * the failing call and its error and exits 1. DIR's parent takes a file
+ * that is moved into DIR and back out (moves across the export's edge).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,14 @@ int main(int argc, char **argv)
 	if (!DeleteFileW(in_dir(L"b.txt")))
 		return failed("DeleteFileW b.txt");
 	step("delete b.txt");
+	if (!write_file(L"..\\wchange-outside.txt", CREATE_ALWAYS, "out there", 0))
+		return failed("CreateFileW ..\\wchange-outside.txt");
+	if (!MoveFileExW(in_dir(L"..\\wchange-outside.txt"), in_dir(L"moved-in.txt"), 0))
+		return failed("MoveFileExW ..\\wchange-outside.txt moved-in.txt");
+	step("move in moved-in.txt");
+	if (!MoveFileExW(in_dir(L"moved-in.txt"), in_dir(L"..\\wchange-outside.txt"), 0))
+		return failed("MoveFileExW moved-in.txt ..\\wchange-outside.txt");
+	step("move out moved-in.txt");
 	printf("done\n");
 	return 0;
 }

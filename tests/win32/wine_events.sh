@@ -1,10 +1,11 @@
 #!/bin/sh
 # tests/win32/wine_events.sh - changes made by a Windows program arrive as
 # EVENT pushes. winside.exe serves a folder under Wine; a protocol client
-# (tests/win32/event_client) subscribes with FSB_CAP_EVENTS; wchange.exe
-# creates, writes, changes attributes of, renames and deletes files with
-# the Win32 API, so winside's ReadDirectoryChangesW watcher sees them as
-# it would on Windows. Each change must arrive in order, with the rename
+# (tests/win32/event_client) subscribes with FSB_CAP_EVENTS and
+# FSB_CAP_EVENT_EDGES; wchange.exe creates, writes, changes attributes of,
+# renames, deletes and moves files into and out of the folder with the
+# Win32 API, so winside's ReadDirectoryChangesW watcher sees them as it
+# would on Windows. Each change must arrive in order, with the rename
 # pair sharing one nonzero cookie.
 # Exit: 0 pass, 1 fail, 77 skip (no winside.exe or wine, or a server that
 # does not grant FSB_CAP_EVENTS yet).
@@ -65,18 +66,40 @@ has_or_skip() {
 	fi
 }
 
-has '^CREATED [^d].. [0-9]+ a\.txt$' "CreateFileW a.txt -> CREATED"
-has '^MODIFIED ... [0-9]+ a\.txt$' "WriteFile a.txt -> MODIFIED"
-has_or_skip '^ATTRIB ... [0-9]+ a\.txt$' "SetFileAttributesW a.txt -> ATTRIB" \
+has '^CREATED [^d].... [0-9]+ a\.txt$' "CreateFileW a.txt -> CREATED"
+has '^MODIFIED ..... [0-9]+ a\.txt$' "WriteFile a.txt -> MODIFIED"
+has_or_skip '^ATTRIB ..... [0-9]+ a\.txt$' "SetFileAttributesW a.txt -> ATTRIB" \
 	"FILE_NOTIFY_CHANGE_ATTRIBUTES on a second handle"
-has '^REMOVED ... [0-9]+ b\.txt$' "DeleteFileW b.txt -> REMOVED"
-has '^CREATED d.. [0-9]+ sub$' "CreateDirectoryW sub -> CREATED (directory)"
-has '^CREATED ... [0-9]+ sub/c\.txt$' "CreateFileW in sub -> CREATED sub/c.txt (recursive)"
-has '^CREATED ... [0-9]+ from-linux\.txt$' "a Linux-side create -> CREATED"
+has '^REMOVED ..... [0-9]+ b\.txt$' "DeleteFileW b.txt -> REMOVED"
+has '^CREATED d.... [0-9]+ sub$' "CreateDirectoryW sub -> CREATED (directory)"
+has '^CREATED ..... [0-9]+ sub/c\.txt$' "CreateFileW in sub -> CREATED sub/c.txt (recursive)"
+has '^CREATED ..... [0-9]+ from-linux\.txt$' "a Linux-side create -> CREATED"
+# Moves across the export's edge: a creation and a removal. Marked OUTSIDE
+# (FSB_CAP_EVENT_EDGES) when the watcher reports them as a lone new or old
+# name; Wine, like Windows for a move from outside the watched tree,
+# reports FILE_ACTION_ADDED and _REMOVED, which cannot be told from a
+# create and a delete. A plain create or delete is never marked, and no
+# event carries CLOSE_WRITE on Windows.
+has '^CREATED ..... [0-9]+ moved-in\.txt$' "MoveFileExW from outside -> CREATED"
+has '^REMOVED ..... [0-9]+ moved-in\.txt$' "MoveFileExW to outside -> REMOVED"
+has_or_skip '^CREATED ...o- [0-9]+ moved-in\.txt$' "MoveFileExW from outside -> OUTSIDE" \
+	"FILE_ACTION_RENAMED_NEW_NAME for a move into the watched tree"
+has_or_skip '^REMOVED ...o- [0-9]+ moved-in\.txt$' "MoveFileExW to outside -> OUTSIDE" \
+	"FILE_ACTION_RENAMED_OLD_NAME for a move out of the watched tree"
+if grep -Eq '^(CREATED|REMOVED) ...o. [0-9]+ (a|b|sub/c)\.txt$' "$tmp/events.log"; then
+	fail "a create or delete in place is marked OUTSIDE"
+else
+	ok "creates and deletes in place are not marked OUTSIDE"
+fi
+if grep -Eq '^[A-Z_]+ ....w ' "$tmp/events.log"; then
+	fail "an event from Windows is marked CLOSE_WRITE"
+else
+	ok "no event from Windows is marked CLOSE_WRITE"
+fi
 
 # The rename pair: FROM a.txt directly followed by TO b.txt, one cookie.
-from=$(grep -n '^RENAMED_FROM ... [0-9]* a\.txt$' "$tmp/events.log" | head -n 1)
-to=$(grep -n '^RENAMED_TO ... [0-9]* b\.txt$' "$tmp/events.log" | head -n 1)
+from=$(grep -n '^RENAMED_FROM ..... [0-9]* a\.txt$' "$tmp/events.log" | head -n 1)
+to=$(grep -n '^RENAMED_TO ..... [0-9]* b\.txt$' "$tmp/events.log" | head -n 1)
 if [ -z "$from" ] || [ -z "$to" ]; then
 	fail "MoveFileExW a.txt b.txt -> RENAMED_FROM/RENAMED_TO: missing"
 else
@@ -92,8 +115,8 @@ else
 fi
 
 # Order: the create of a.txt precedes its rename, which precedes b's removal.
-c=$(grep -n '^CREATED ... [0-9]* a\.txt$' "$tmp/events.log" | head -n 1 | cut -d: -f1)
-r=$(grep -n '^REMOVED ... [0-9]* b\.txt$' "$tmp/events.log" | head -n 1 | cut -d: -f1)
+c=$(grep -n '^CREATED ..... [0-9]* a\.txt$' "$tmp/events.log" | head -n 1 | cut -d: -f1)
+r=$(grep -n '^REMOVED ..... [0-9]* b\.txt$' "$tmp/events.log" | head -n 1 | cut -d: -f1)
 if [ -n "$c" ] && [ -n "$r" ] && [ -n "${fl:-}" ] && [ "$c" -lt "$fl" ] && [ "$fl" -lt "$r" ]; then
 	ok "events in the order the changes were made"
 else

@@ -124,9 +124,12 @@ static void log_change(struct ws_events *hub, const struct ws_change *c, const s
 		                      ci->owners[k]);
 	if (ci->nown)
 		snprintf(own + o, sizeof(own) - o, ")");
-	ws_log(WS_LOG_DEBUG, "export %s: event %s%s \"%s\"%s%s", hub->name, fsb_event_kind_name(c->kind),
-	       (c->flags & FSB_EVF_DIR) ? " dir" : "", path, own,
-	       ci->dropped ? " (merged into the previous MODIFIED)" : "");
+	ws_log(WS_LOG_DEBUG, "export %s: event %s%s%s%s \"%s\"%s%s%s", hub->name,
+	       fsb_event_kind_name(c->kind), (c->flags & FSB_EVF_DIR) ? " dir" : "",
+	       (c->flags & FSB_EVF_OUTSIDE) ? " outside" : "",
+	       (c->flags & FSB_EVF_CLOSE_WRITE) ? " close-write" : "", path, own,
+	       ci->dropped ? " (merged into the previous MODIFIED)" : "",
+	       c->moved_with ? " (moved in with its directory)" : "");
 }
 
 static int grow_scratch(struct ws_events *hub, size_t n)
@@ -192,11 +195,18 @@ static void push_frame(struct ws_events *hub, struct ws_evsub *sub, uint32_t cou
 	sub->echoes += echoes;
 }
 
+static int wants_edges(const struct ws_evsub *sub)
+{
+	return (sub->s->caps & FSB_CAP_EVENT_EDGES) != 0;
+}
+
 static void fill_event(struct fsb_event *ev, struct ws_evsub *sub, const struct ws_change *c,
                        const struct ws_change *attr_from, int echo)
 {
+	uint8_t edges = wants_edges(sub) ? (FSB_EVF_OUTSIDE | FSB_EVF_CLOSE_WRITE) : 0;
+
 	ev->kind = c->kind;
-	ev->flags = (uint8_t)((c->flags & FSB_EVF_DIR) | (attr_from->flags & FSB_EVF_ATTR) |
+	ev->flags = (uint8_t)((c->flags & (FSB_EVF_DIR | edges)) | (attr_from->flags & FSB_EVF_ATTR) |
 	                      (echo ? FSB_EVF_ECHO : 0));
 	ev->cookie = c->cookie;
 	ev->seq = ++sub->seq;
@@ -248,7 +258,7 @@ static void fan_out_one(struct ws_events *hub, struct ws_evsub *sub, const struc
 		const struct ws_change *c = &ch[i];
 		const struct ws_change *a = &ch[ci->attr_src];
 
-		if (ci->dropped)
+		if (ci->dropped || (c->moved_with && wants_edges(sub)))
 			continue;
 		need = fsb_event_wire_size(c->pathlen, a->flags & FSB_EVF_ATTR);
 		/* A rename pair always travels in one frame: its size is

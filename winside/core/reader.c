@@ -179,9 +179,12 @@ static int hello(struct ws_session *s, struct ws_req *r)
 	caps = h->caps & be->ops->caps;
 	/* The core answers EXPORTS and RESUME itself, whatever the backend. */
 	caps |= h->caps & (FSB_CAP_EXPORTS | FSB_CAP_RESUME);
-	/* Events are agreed only once the watcher runs. */
+	/* Events are agreed only once the watcher runs; their edge flags
+	 * only with them. */
 	if ((caps & FSB_CAP_EVENTS) && (!ex->events || ws_events_subscribe(ex->events, s)))
 		caps &= ~(uint64_t)FSB_CAP_EVENTS;
+	if (!(caps & FSB_CAP_EVENTS))
+		caps &= ~(uint64_t)FSB_CAP_EVENT_EDGES;
 	s->caps = caps;
 	s->resuming = (caps & FSB_CAP_RESUME) != 0;
 

@@ -85,7 +85,16 @@ typedef int (*ws_dirent_fn)(void *ctx, const struct ws_dirent *de);
  */
 struct ws_change {
 	uint8_t kind;           /* FSB_EV_* */
-	uint8_t flags;          /* FSB_EVF_DIR, FSB_EVF_ATTR (never ECHO) */
+	uint8_t flags;          /* FSB_EVF_DIR, FSB_EVF_ATTR, and where the
+	                         * watcher can tell FSB_EVF_OUTSIDE (CREATED,
+	                         * REMOVED) and FSB_EVF_CLOSE_WRITE (ATTRIB);
+	                         * never ECHO. The core sends the last two
+	                         * only to sessions with FSB_CAP_EVENT_EDGES. */
+	/* A CREATED found by listing a directory that came in with
+	 * FSB_EVF_OUTSIDE: it moved in with that directory. Sessions with
+	 * FSB_CAP_EVENT_EDGES are not told (the move told them), others get
+	 * it as a creation. */
+	uint8_t moved_with;
 	uint32_t cookie;        /* pairs RENAMED_FROM with the RENAMED_TO that
 	                         * directly follows it; else 0 */
 	const char *path;       /* relative to the export root, '/'-separated,

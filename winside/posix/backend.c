@@ -125,7 +125,7 @@ static void posix_destroy(struct ws_backend *be)
 static const struct ws_backend_ops posix_ops = {
 	.name = "posix",
 	.caps = FSB_CAP_EVENTS | FSB_CAP_FALLOCATE | FSB_CAP_RENAME_NOREPLACE | FSB_CAP_RENAME_EXCHANGE |
-	        FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS | FSB_CAP_CREDS,
+	        FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS | FSB_CAP_CREDS | FSB_CAP_EVENT_EDGES,
 	.root = ws__posix_root,
 	.forget = ws__posix_forget,
 	.lookup = ws__posix_lookup,

@@ -1,7 +1,9 @@
 /*
  * watch.c - recursive inotify watcher of one export
  * (ws__posix_watch_start/stop): the inotify events read and turned into
- * changes, renames paired by their cookie.
+ * changes, renames paired by their cookie, a file's IN_ATTRIB paired with
+ * the IN_CLOSE_WRITE that follows when it was made through a handle open
+ * for writing.
  *
  * One thread per watch sleeps in poll() on the inotify descriptor and an
  * eventfd that watch_stop signals; only directories the watch limit left
@@ -28,8 +30,12 @@
 #include "ws_posix.h"
 
 #define READ_BUF_SIZE (64u << 10)
-/* How long a MOVED_FROM at the end of a read waits for its MOVED_TO. */
+/* How long a MOVED_FROM at the end of a read waits for its MOVED_TO, and
+ * an ATTRIB of a file for the IN_CLOSE_WRITE of a touch. */
 #define PAIR_WAIT_MS 5
+/* An ATTRIB is held at the end of a read only while the batch is smaller:
+ * a chmod -R does not keep a whole tree's changes waiting. */
+#define ATTR_HOLD_MAX 1024u
 
 static int sys_status(int err)
 {
@@ -56,16 +62,50 @@ static void flush_from(struct ws_watch *w)
 	d = ws__watch_find_wd(w, w->from_wd);
 	if (!d)
 		return;
-	ws__watch_emit(w, FSB_EV_REMOVED, w->from_flags, 0, d, w->from_name, 0);
+	ws__watch_emit(w, FSB_EV_REMOVED, w->from_flags | FSB_EVF_OUTSIDE, 0, d, w->from_name, 0);
 	if ((w->from_flags & FSB_EVF_DIR) && (gone = ws__watch_find_child(w, d, w->from_name)))
 		ws__watch_drop_subtree(w, gone, 1);
 }
 
+/* The held ATTRIB, as it is: with CLOSE_WRITE when the close came. */
+static void flush_attr(struct ws_watch *w, uint8_t flags)
+{
+	struct wdir *d;
+
+	if (!w->have_attr)
+		return;
+	w->have_attr = 0;
+	d = ws__watch_find_wd(w, w->attr_wd);
+	if (d)
+		ws__watch_emit(w, FSB_EV_ATTRIB, flags, 0, d, w->attr_name, 1);
+}
+
+/*
+ * inotify reports IN_ATTRIB alike for utimensat or chmod on a path and for
+ * touch, which opens the file for writing, sets the times and closes it:
+ * only touch's IN_CLOSE_WRITE follows. A file's ATTRIB is held until the
+ * next event: a close of the same name marks it CLOSE_WRITE, anything else
+ * lets it go as it is, before that event, so the order stays the watcher's.
+ * Returns 1 when ev was the close that completes it.
+ */
+static int pair_attr(struct ws_watch *w, struct wdir *d, const struct inotify_event *ev)
+{
+	if (!w->have_attr)
+		return 0;
+	if ((ev->mask & IN_CLOSE_WRITE) && d && d->wd == w->attr_wd && ev->len &&
+	    strcmp(ev->name, w->attr_name) == 0) {
+		flush_attr(w, FSB_EVF_CLOSE_WRITE);
+		return 1;
+	}
+	flush_attr(w, 0);
+	return 0;
+}
+
 static void moved_in(struct ws_watch *w, struct wdir *d, const char *name, uint8_t flags)
 {
-	ws__watch_emit(w, FSB_EV_CREATED, flags, 0, d, name, 1);
+	ws__watch_emit(w, FSB_EV_CREATED, flags | FSB_EVF_OUTSIDE, 0, d, name, 1);
 	if (flags & FSB_EVF_DIR)
-		ws__watch_new_dir(w, d, name);
+		ws__watch_new_dir(w, d, name, 1);
 }
 
 static void renamed(struct ws_watch *w, struct wdir *to, const char *name, uint8_t flags)
@@ -114,11 +154,14 @@ static void handle(struct ws_watch *w, const struct inotify_event *ev)
 	const char *name;
 
 	if (ev->mask & IN_Q_OVERFLOW) {
+		flush_attr(w, 0);
 		flush_from(w);
 		ws__watch_overflow(w);
 		return;
 	}
 	d = ws__watch_find_wd(w, ev->wd);
+	if (pair_attr(w, d, ev) || (ev->mask & IN_CLOSE_WRITE))
+		return;         /* closes only ever complete an ATTRIB */
 	if (w->have_from && !((ev->mask & IN_MOVED_TO) && ev->cookie == w->from_cookie && d))
 		flush_from(w);
 	if (!d)
@@ -151,11 +194,17 @@ static void handle(struct ws_watch *w, const struct inotify_event *ev)
 			return;
 		ws__watch_emit(w, FSB_EV_CREATED, flags, 0, d, name, 1);
 		if (flags & FSB_EVF_DIR)
-			ws__watch_new_dir(w, d, name);
+			ws__watch_new_dir(w, d, name, 0);
 	} else if (ev->mask & IN_MODIFY) {
 		ws__watch_emit(w, FSB_EV_MODIFIED, flags, 0, d, name, 1);
 	} else if (ev->mask & IN_ATTRIB) {
-		ws__watch_emit(w, FSB_EV_ATTRIB, flags, 0, d, name, 1);
+		if (flags & FSB_EVF_DIR) {
+			ws__watch_emit(w, FSB_EV_ATTRIB, flags, 0, d, name, 1);
+		} else {
+			w->have_attr = 1;
+			w->attr_wd = d->wd;
+			snprintf(w->attr_name, sizeof(w->attr_name), "%s", name);
+		}
 	} else if (ev->mask & IN_DELETE) {
 		ws__watch_seen_take(w, d->wd, name);
 		ws__watch_emit(w, FSB_EV_REMOVED, flags, 0, d, name, 0);
@@ -191,6 +240,7 @@ static void drain(struct ws_watch *w)
 				continue;
 			if (errno != EAGAIN)
 				ws_log(WS_LOG_ERROR, "watcher: read: %s", strerror(errno));
+			flush_attr(w, 0);
 			flush_from(w);
 			ws__watch_batch_flush(w);
 			/* Empty: every event older than the listings so
@@ -202,11 +252,15 @@ static void drain(struct ws_watch *w)
 			ev = (const struct inotify_event *)(const void *)(w->buf + at);
 			handle(w, ev);
 		}
-		if (w->have_from) {
+		if (w->have_attr && w->n >= ATTR_HOLD_MAX)
+			flush_attr(w, 0);
+		if (w->have_from || w->have_attr) {
 			/* A rename's two halves are queued together; if the
-			 * second has not been read yet it is about to be. */
+			 * second has not been read yet it is about to be. A
+			 * touch closes right after setting the times. */
 			if (poll(&p, 1, PAIR_WAIT_MS) > 0)
 				continue;
+			flush_attr(w, 0);
 			flush_from(w);
 		}
 		ws__watch_batch_flush(w);

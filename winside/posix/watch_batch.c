@@ -106,7 +106,11 @@ void ws__watch_emit(struct ws_watch *w, uint8_t kind, uint8_t flags, uint32_t co
 	c = &w->ch[w->n];
 	memset(c, 0, sizeof(*c));
 	c->kind = kind;
-	c->flags = flags & FSB_EVF_DIR;
+	c->flags = flags & (FSB_EVF_DIR | FSB_EVF_OUTSIDE | FSB_EVF_CLOSE_WRITE);
+	if (kind != FSB_EV_CREATED && kind != FSB_EV_REMOVED)
+		c->flags &= (uint8_t)~FSB_EVF_OUTSIDE;
+	if (kind != FSB_EV_ATTRIB)
+		c->flags &= (uint8_t)~FSB_EVF_CLOSE_WRITE;
 	c->cookie = cookie;
 	c->pathlen = total;
 	c->dir = d->ident;

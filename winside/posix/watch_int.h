@@ -85,6 +85,13 @@ struct ws_watch {
 	uint8_t from_flags;
 	char from_name[NAME_MAX + 1];
 
+	/* An IN_ATTRIB of a file waiting to see whether the IN_CLOSE_WRITE
+	 * of a handle open for writing follows (touch) or not (utimensat,
+	 * chmod on a path). */
+	int have_attr;
+	int attr_wd;
+	char attr_name[NAME_MAX + 1];
+
 	/* The batch being built. */
 	struct ws_change *ch;
 	struct stroff *off;
@@ -141,8 +148,16 @@ void ws__watch_limit_reached(struct ws_watch *w, struct wdir *parent, const char
                              int emit_rescan);
 struct wdir *ws__watch_dir(struct ws_watch *w, struct wdir *parent, const char *name,
                            int *known, int *err);
+/* What ws__watch_scan tells of the entries it finds. */
+enum {
+	WS_SCAN_SILENT = 0,             /* nothing (setup, resync) */
+	WS_SCAN_REPORT = 1,             /* CREATED each */
+	WS_SCAN_MOVED_WITH = 2,         /* CREATED each, marked moved_with */
+};
 void ws__watch_scan(struct ws_watch *w, struct wdir *top, int report);
-void ws__watch_new_dir(struct ws_watch *w, struct wdir *parent, const char *name);
+/* A directory appeared at (parent, name), made there or (`moved_in`)
+ * moved in from outside the export with what it holds. */
+void ws__watch_new_dir(struct ws_watch *w, struct wdir *parent, const char *name, int moved_in);
 void ws__watch_overflow(struct ws_watch *w);
 
 #endif

@@ -30,8 +30,10 @@
 #include "ws_log.h"
 #include "ws_posix.h"
 
+/* IN_CLOSE_WRITE only tells a touch from a utimensat (watch.c); closes
+ * after reading are not asked for. */
 #define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM | \
-	IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
+	IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
 /* Names remembered from listings before the set is dropped regardless
  * (the queue never ran empty): at worst some CREATED come twice. */
 #define SEEN_MAX (1u << 20)
@@ -279,6 +281,9 @@ void ws__watch_scan(struct ws_watch *w, struct wdir *top, int report)
 			if (report) {
 				ws__watch_emit(w, FSB_EV_CREATED, isdir ? FSB_EVF_DIR : 0, 0, d,
 				               de->d_name, 1);
+				if ((report & WS_SCAN_MOVED_WITH) && !w->lost &&
+				    w->ch[w->n - 1].kind == FSB_EV_CREATED)
+					w->ch[w->n - 1].moved_with = 1;
 				seen_add(w, d->wd, de->d_name);
 			}
 			if (!isdir)
@@ -311,7 +316,7 @@ out_lost:
 
 /* A directory appeared at (parent, name): watch it and report what it
  * already holds. */
-void ws__watch_new_dir(struct ws_watch *w, struct wdir *parent, const char *name)
+void ws__watch_new_dir(struct ws_watch *w, struct wdir *parent, const char *name, int moved_in)
 {
 	struct wdir *d;
 	int known, err;
@@ -323,7 +328,7 @@ void ws__watch_new_dir(struct ws_watch *w, struct wdir *parent, const char *name
 		return;         /* ENOENT, ENOTDIR: already gone again */
 	}
 	if (!known)
-		ws__watch_scan(w, d, 1);
+		ws__watch_scan(w, d, moved_in ? WS_SCAN_MOVED_WITH : WS_SCAN_REPORT);
 }
 
 /* Watches of directories that a resync did not find again. */

@@ -587,7 +587,8 @@ static void w32_destroy(struct ws_backend *be)
 
 static const struct ws_backend_ops win32_ops = {
 	.name = "win32",
-	.caps = FSB_CAP_EVENTS | FSB_CAP_RENAME_NOREPLACE | FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS,
+	.caps = FSB_CAP_EVENTS | FSB_CAP_EVENT_EDGES | FSB_CAP_RENAME_NOREPLACE | FSB_CAP_SYMLINKS |
+	        FSB_CAP_HARDLINKS,
 	.root = w32_root,
 	.forget = ws__win32_forget,
 	.lookup = ws__win32_lookup,

@@ -20,6 +20,12 @@
  * its attributes at the time of the change, which identify the object
  * even after it is gone (a removed directory still says it was one).
  * Attributes sent with an event are always read afresh (post-change).
+ *
+ * An ATTRIB never carries FSB_EVF_CLOSE_WRITE here: Windows says nothing
+ * of the handle a change came through, and a touch (SetFileTime) changes
+ * the last-write time, which the content handle reports as MODIFIED. What
+ * the attribute handle reports (attributes, security) is a chmod or chown
+ * to Linux, made on a path: IN_ATTRIB alone.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -359,7 +365,9 @@ static void process(struct ws_watch *w, const struct src *src, DWORD len, int at
 	}
 	/* Pair renames: a FROM takes the cookie its TO shares; a FROM with no
 	 * TO after it is a move out of the export (a removal for us); a TO
-	 * with no FROM, a move in (a creation). */
+	 * with no FROM, a move in (a creation). Both say so (OUTSIDE); a
+	 * directory moved in is reported alone, Windows lists nothing of
+	 * what came with it. */
 	{
 		size_t i;
 
@@ -378,9 +386,11 @@ static void process(struct ws_watch *w, const struct src *src, DWORD len, int at
 					i++;
 				} else {
 					v[i].c.kind = FSB_EV_REMOVED;
+					v[i].c.flags |= FSB_EVF_OUTSIDE;
 				}
 			} else if (v[i].c.kind == FSB_EV_RENAMED_TO) {
 				v[i].c.kind = FSB_EV_CREATED;
+				v[i].c.flags |= FSB_EVF_OUTSIDE;
 			}
 		}
 	}
@@ -405,6 +415,7 @@ static void *watch_main(void *arg)
 		if (r == WAIT_TIMEOUT) {
 			/* A move out of the export: the FROM never gets a TO. */
 			w->held.c.kind = FSB_EV_REMOVED;
+			w->held.c.flags |= FSB_EVF_OUTSIDE;
 			w->have_held = 0;
 			deliver(w, &w->held, 1);
 			continue;
