@@ -329,13 +329,15 @@ static void fb_init(void *userdata, struct fuse_conn_info *conn)
 	if (!fs->cache.writeback)
 		conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 
+	fs->cache.no_opendir = fb__no_opendir_allowed(fs, conn);
 	/* libfuse derives max_pages from max_write: 1 MiB = 256 pages, the
 	 * kernel's default limit. */
 	conn->max_write = fs->server.max_io;
 	if (conn->max_readahead > fs->server.max_io)
 		conn->max_readahead = fs->server.max_io;
-	fb_dbg("FUSE protocol %u.%u, want 0x%x, max_write %u", conn->proto_major,
-	       conn->proto_minor, conn->want, conn->max_write);
+	fb_dbg("FUSE protocol %u.%u, want 0x%x, max_write %u%s", conn->proto_major,
+	       conn->proto_minor, conn->want, conn->max_write,
+	       fs->cache.no_opendir ? ", directories not opened" : "");
 }
 
 const struct fuse_lowlevel_ops fb_fuse_ops = {

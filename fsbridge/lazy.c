@@ -97,6 +97,30 @@ void fb__lazy_send(struct fb_op *op, void (*resend)(struct fb_op *op))
 	}
 }
 
+/*
+ * Directories without OPENDIR. When the daemon answers OPENDIR with
+ * ENOSYS, the kernel (fs/fuse/dir.c, fuse_dir_open; fs/fuse/file.c,
+ * "Default for no-open") stops sending OPENDIR and RELEASEDIR for good
+ * and opens every directory as if the reply had set FOPEN_KEEP_CACHE and
+ * FOPEN_CACHE_DIR. Its READDIRPLUS then carries fh 0, which the server
+ * lists by node (FSB_CAP_DIRLIST). The cached listing (fs/fuse/readdir.c,
+ * fuse_readdir_cached) lives in the directory's page cache and is thrown
+ * away at offset 0 once the directory's mtime or i_version moved: every
+ * replayed change in a directory goes through the mount and bumps them
+ * (fuse_dir_changed), and every invalidation of the directory drops its
+ * pages. So this is what lazy opens with cache_dir already give, minus two
+ * trips through /dev/fuse per directory opened, and only where they are
+ * in force: coherent mode with change events. It cannot be undone on a
+ * live mount, so a server that lost the capability in a reconnect gets
+ * listings refused (fb__readdir).
+ */
+int fb__no_opendir_allowed(const struct fb_fs *fs, const struct fuse_conn_info *conn)
+{
+	return (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) &&
+	       (fs->server.caps & FSB_CAP_DIRLIST) && fs->cache.mode == FB_CACHE_COHERENT &&
+	       events_active(fs) && fs->cache.keep_cache && fs->cache.cache_dir;
+}
+
 /* Answer an open without the server, if it may be. 1 when answered. */
 int fb__open_lazily(struct fb_fs *fs, fuse_req_t req, uint64_t ino,
                     struct fuse_file_info *fi, int dir)

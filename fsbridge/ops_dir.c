@@ -513,8 +513,17 @@ static void readdir_send(struct fb_op *op)
 static void send_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                          struct fuse_file_info *fi, int plus)
 {
-	struct fb_op *op = fb__op_new(fb__fs_of(req), req, readdir_done);
+	struct fb_fs *fs = fb__fs_of(req);
+	struct fb_op *op;
 
+	/* fh 0: a directory the kernel opened without OPENDIR, listed by
+	 * node; a server that came back without that cannot list it. */
+	if (!fi->fh && !(fs->server.caps & FSB_CAP_DIRLIST)) {
+		fb_warn("the server no longer lists directories by node: mount again");
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	op = fb__op_new(fs, req, readdir_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
 		return;

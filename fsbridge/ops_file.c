@@ -110,6 +110,11 @@ void fb__open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fb__opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	/* The kernel never asks again (lazy.c, fb__no_opendir_allowed). */
+	if (fb__fs_of(req)->cache.no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	send_open(req, ino, fi, 1);
 }
 
@@ -364,9 +369,11 @@ void fb__releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	release_any(req, fi->fh);
 }
 
+/* A directory opened without OPENDIR has no handle (fh 0) to sync: the
+ * server makes each change of a directory as it is asked. */
 void fb__fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
                   struct fuse_file_info *fi)
 {
-	send_fh(req, FSB_OP_FSYNC, fb__lazy_of(fi->fh) ? FB_REPLAY_FH : fi->fh,
+	send_fh(req, FSB_OP_FSYNC, fb__lazy_of(fi->fh) || !fi->fh ? FB_REPLAY_FH : fi->fh,
 	        datasync ? FSB_FSYNC_DATASYNC : 0);
 }

@@ -120,6 +120,8 @@ void fb__lazy_send(struct fb_op *op, void (*resend)(struct fb_op *op));
 /* Answer an open without the server, if it may be. 1 when answered. */
 int fb__open_lazily(struct fb_fs *fs, fuse_req_t req, uint64_t ino,
                     struct fuse_file_info *fi, int dir);
+/* Whether the mount may do without OPENDIR and RELEASEDIR (at init). */
+int fb__no_opendir_allowed(const struct fb_fs *fs, const struct fuse_conn_info *conn);
 /* Answer a GETATTR from the node table, if it may be. 1 when answered. */
 int fb__answer_attr_locally(fuse_req_t req, struct fb_fs *fs, uint64_t ino);
 

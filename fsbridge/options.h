@@ -25,6 +25,10 @@ struct fb_cache_policy {
 	unsigned direct_io : 1;         /* FOPEN_DIRECT_IO on open */
 	unsigned writeback : 1;         /* FUSE_CAP_WRITEBACK_CACHE */
 	unsigned cache_symlinks : 1;    /* FUSE_CAP_CACHE_SYMLINKS */
+	/* Directories are never opened (FUSE_CAP_NO_OPENDIR_SUPPORT): set
+	 * at init when the kernel, the server and the cache mode allow it
+	 * (lazy.c, fb__no_opendir). */
+	unsigned no_opendir : 1;
 };
 
 int fb_cache_mode_parse(const char *s, enum fb_cache_mode *out);

@@ -287,13 +287,16 @@ static int list_server(struct fb_events *ev, uint64_t dir, struct name_list *l)
 	uint64_t fh = 0;
 	int err;
 
-	memset(&m, 0, sizeof(m));
-	m.op = FSB_OP_OPEN;
-	m.u.open.node = dir;
-	m.u.open.flags = FSB_O_RDONLY | FSB_O_DIRECTORY;
-	err = sync_request(ev, &m, take_fh, &fh);
-	if (err)
-		return err;
+	/* A server that lists by node needs no OPEN and RELEASE around it. */
+	if (!(ev->fs->server.caps & FSB_CAP_DIRLIST)) {
+		memset(&m, 0, sizeof(m));
+		m.op = FSB_OP_OPEN;
+		m.u.open.node = dir;
+		m.u.open.flags = FSB_O_RDONLY | FSB_O_DIRECTORY;
+		err = sync_request(ev, &m, take_fh, &fh);
+		if (err)
+			return err;
+	}
 	l->conn = ev->fs->conn;
 	while (!l->eof && !l->oom) {
 		memset(&m, 0, sizeof(m));
@@ -306,10 +309,12 @@ static int list_server(struct fb_events *ev, uint64_t dir, struct name_list *l)
 		if (err)
 			break;
 	}
-	memset(&m, 0, sizeof(m));
-	m.op = FSB_OP_RELEASE;
-	m.u.fh.fh = fh;
-	sync_request(ev, &m, NULL, NULL);
+	if (fh) {
+		memset(&m, 0, sizeof(m));
+		m.op = FSB_OP_RELEASE;
+		m.u.fh.fh = fh;
+		sync_request(ev, &m, NULL, NULL);
+	}
 	if (!err && l->oom)
 		err = -ENOMEM;
 	return err;

@@ -14,7 +14,7 @@
 #define FB_CLIENT_CAPS (FSB_CAP_EVENTS | FSB_CAP_RENAME_NOREPLACE | \
                         FSB_CAP_RENAME_EXCHANGE | FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS | \
                         FSB_CAP_FALLOCATE | FSB_CAP_CREDS | FSB_CAP_RESUME | \
-                        FSB_CAP_EVENT_EDGES)
+                        FSB_CAP_EVENT_EDGES | FSB_CAP_DIRLIST)
 
 struct fb_server {
 	uint32_t version;

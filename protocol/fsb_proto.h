@@ -18,6 +18,8 @@
  *      across the export's edge) and FSB_EVF_CLOSE_WRITE (an ATTRIB made
  *      through a file open for writing), negotiated by
  *      FSB_CAP_EVENT_EDGES.
+ *      READDIRPLUS by node, without an OPEN (fh 0), negotiated by
+ *      FSB_CAP_DIRLIST.
  */
 #ifndef FSB_PROTO_H
 #define FSB_PROTO_H
@@ -169,6 +171,8 @@ enum fsb_cap {
 	FSB_CAP_RESUME = 1u << 10,          /* RESUME re-attaches old ids */
 	FSB_CAP_EVENT_EDGES = 1u << 11,     /* events may carry FSB_EVF_OUTSIDE
 	                                     * and FSB_EVF_CLOSE_WRITE */
+	FSB_CAP_DIRLIST = 1u << 12,         /* READDIRPLUS with fh 0 lists a
+	                                     * directory by its node */
 };
 
 /* File type and permission bits: the traditional Unix values on the wire. */

@@ -18,6 +18,7 @@ libwinside_core_a_SOURCES = \
 	winside/core/ws_hash.h \
 	winside/core/ws_nodes.h \
 	winside/core/ws_handles.h \
+	winside/core/ws_dirlist.h \
 	winside/core/ws_events_int.h \
 	winside/core/ws_events.h \
 	winside/core/ws_owner.h \
@@ -25,6 +26,7 @@ libwinside_core_a_SOURCES = \
 	winside/core/hash.c \
 	winside/core/nodes.c \
 	winside/core/handles.c \
+	winside/core/dirlist.c \
 	winside/core/check.c \
 	winside/core/echo.c \
 	winside/core/server.c \

@@ -60,6 +60,8 @@
 #define START_TIMEOUT_MS 20000
 #define STOP_TIMEOUT_MS 10000
 #define NDIRFILES 500
+/* Listings by node a server keeps open at most (winside: WS_DIRLIST_SLOTS). */
+#define WS_DIRLIST_MAX_KEPT 16
 #define NTHREADS 8
 #define NPERTHREAD 500
 #define GIB (1ull << 30)
@@ -605,20 +607,26 @@ static int do_forget(struct sess *s, struct fsb_forget_item *items, uint32_t n)
 	return sess_call(s, &m);
 }
 
-static int connect_as(const char *addr, const char *token, const char *export_path,
-                      struct sess *s, char *err, size_t errlen)
+static int connect_caps(const char *addr, const char *token, const char *export_path,
+                        uint64_t extra, struct sess *s, char *err, size_t errlen)
 {
 	struct fsb_client_opts o = {
 		.token = token,
 		.export_path = export_path,
 		.caps = FSB_CAP_EVENTS | FSB_CAP_RENAME_NOREPLACE | FSB_CAP_RENAME_EXCHANGE |
-		        FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS | FSB_CAP_CREDS,
+		        FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS | FSB_CAP_CREDS | extra,
 		.timeout_ms = CALL_TIMEOUT_MS,
 	};
 
 	/* A test that failed midway may have left this one open. */
 	sess_end(s);
 	return fsb_client_connect(addr, &o, &s->c, err, errlen);
+}
+
+static int connect_as(const char *addr, const char *token, const char *export_path,
+                      struct sess *s, char *err, size_t errlen)
+{
+	return connect_caps(addr, token, export_path, 0, s, err, errlen);
 }
 
 /* ---- disk helpers -------------------------------------------------------- */
@@ -1203,6 +1211,142 @@ static void t_readdirplus(void **state)
 
 	expect(s, "RELEASE many", do_fh(s, FSB_OP_RELEASE, fh, 0), 0);
 	print_message("# %s: READDIRPLUS listed %u names in %u pages\n", x->transport, total, pages);
+}
+
+static void wait_fds(struct ctx *x, int baseline, const char *what);
+
+/* One page of a listing by node (fh 0) from `cookie`; its names are
+ * marked in seen[] (each once), *cookie moves to its last entry. Returns
+ * eof. */
+static int list_page(struct sess *s, uint64_t dir, uint64_t *cookie, unsigned char *seen,
+                     unsigned n, unsigned *total)
+{
+	const struct fsb_readdir_rep *rr;
+	struct fsb_msg m;
+	uint32_t i;
+	int idx;
+
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_READDIRPLUS;
+	m.u.readdir.node = dir;
+	m.u.readdir.fh = 0;
+	m.u.readdir.cookie = *cookie;
+	m.u.readdir.max_bytes = 2048;
+	expect(s, "READDIRPLUS by node", sess_call(s, &m), 0);
+	rr = &s->m->u.readdir_rep;
+	if (!rr->eof && rr->count == 0)
+		fail_msg("READDIRPLUS by node: an empty page without eof at cookie %llu",
+		         (unsigned long long)*cookie);
+	for (i = 0; i < rr->count; i++) {
+		const struct fsb_dirent *de = &rr->ents[i];
+
+		if (de->name.len != 4 || sscanf((const char *)de->name.ptr, "g%3d", &idx) != 1 ||
+		    idx < 0 || (unsigned)idx >= n)
+			fail_msg("READDIRPLUS by node sent unexpected name \"%.*s\"", (int)de->name.len,
+			         de->name.ptr);
+		if (seen[idx]++)
+			fail_msg("READDIRPLUS by node sent \"%.*s\" twice", (int)de->name.len,
+			         de->name.ptr);
+		if (de->entry.node == 0 || (de->entry.attr.mode & FSB_S_IFMT) != FSB_S_IFREG)
+			fail_msg("READDIRPLUS by node: %.*s is not a regular file with a node",
+			         (int)de->name.len, de->name.ptr);
+		*cookie = de->cookie;
+		(*total)++;
+	}
+	return rr->eof;
+}
+
+/*
+ * FSB_CAP_DIRLIST: READDIRPLUS with fh 0 lists a directory by its node,
+ * as a client that never opens directories does; listings abandoned
+ * halfway cost the server a bounded number of descriptors, and a
+ * continuation still works after its kept handle made room for others.
+ */
+static void t_readdir_by_node(void **state)
+{
+	enum { NFILES = 300, NABANDON = 40 };
+	struct ctx *x = need(state);
+	struct sess *s2 = &x->s2;
+	static unsigned char seen[NFILES];
+	struct fsb_msg m;
+	struct fsb_entry d, f;
+	char p[PATH_MAX], err[600];
+	uint64_t cookie = 0, first_cookie;
+	unsigned pages = 0, total = 0, i;
+	int fd, baseline, n;
+
+	disk_mkdir(x, "bynode");
+	for (i = 0; i < NFILES; i++) {
+		snprintf(p, sizeof(p), "%s/bynode/g%03u", x->dir, i);
+		fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+
+	/* Not agreed: fh 0 is no handle. */
+	expect(&x->s, "LOOKUP bynode", do_lookup(&x->s, x->root, "bynode", &d), 0);
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_READDIRPLUS;
+	m.u.readdir.node = d.node;
+	m.u.readdir.max_bytes = 2048;
+	expect(&x->s, "READDIRPLUS fh 0 without FSB_CAP_DIRLIST", sess_call(&x->s, &m), -FSB_EBADF);
+
+	if (connect_caps(x->srv.addr, x->token, x->export_arg, FSB_CAP_DIRLIST, s2, err, sizeof(err)))
+		fail_msg("connect: %s", err);
+	if (!(fsb_client_info(s2->c)->caps & FSB_CAP_DIRLIST))
+		fail_msg("the server does not confirm FSB_CAP_DIRLIST");
+	baseline = ext_cmd ? -1 : count_fds(x->srv.pid);
+	expect(s2, "LOOKUP bynode", do_lookup(s2, x->root, "bynode", &d), 0);
+
+	/* A whole listing, page by page. */
+	memset(seen, 0, sizeof(seen));
+	while (!list_page(s2, d.node, &cookie, seen, NFILES, &total))
+		if (++pages > NFILES)
+			fail_msg("READDIRPLUS by node never reports eof");
+	if (total != NFILES)
+		fail_msg("READDIRPLUS by node listed %u names, want %d", total, NFILES);
+	if (pages < 5)
+		fail_msg("READDIRPLUS by node with max_bytes 2048 took only %u pages", pages);
+
+	/* One listing stopped after its first page, then more abandoned ones
+	 * than the server keeps; the first still continues where it was. */
+	memset(seen, 0, sizeof(seen));
+	total = 0;
+	cookie = 0;
+	list_page(s2, d.node, &cookie, seen, NFILES, &total);
+	first_cookie = cookie;
+	for (i = 0; i < NABANDON; i++) {
+		static unsigned char other[NFILES];
+		uint64_t c = 0;
+		unsigned t = 0;
+
+		memset(other, 0, sizeof(other));
+		list_page(s2, d.node, &c, other, NFILES, &t);
+	}
+	n = ext_cmd ? -1 : count_fds(x->srv.pid);
+	if (!ext_cmd && n > baseline + WS_DIRLIST_MAX_KEPT + 2)
+		fail_msg("after %d abandoned listings winside holds %d fds, baseline %d", NABANDON + 1, n,
+		         baseline);
+	cookie = first_cookie;
+	while (!list_page(s2, d.node, &cookie, seen, NFILES, &total))
+		;
+	if (total != NFILES)
+		fail_msg("a listing continued on a new handle listed %u names in all, want %d", total,
+		         NFILES);
+
+	/* A file is no directory to list. */
+	expect(s2, "LOOKUP bynode/g000", do_lookup(s2, d.node, "g000", &f), 0);
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_READDIRPLUS;
+	m.u.readdir.node = f.node;
+	m.u.readdir.max_bytes = 2048;
+	expect(s2, "READDIRPLUS by node of a file", sess_call(s2, &m), -FSB_ENOTDIR);
+	sess_end(s2);
+	if (!ext_cmd)
+		wait_fds(x, baseline, "after a client with kept listings left");
+	print_message("# %s: READDIRPLUS by node listed %d names in %u pages; %d fds over the "
+	              "baseline with %d listings abandoned\n", x->transport, NFILES, pages + 1,
+	              n - baseline, NABANDON + 1);
 }
 
 static void t_io(void **state)
@@ -2314,6 +2458,7 @@ static const struct {
 	{ "lookup_getattr", t_lookup_getattr },
 	{ "setattr", t_setattr },
 	{ "readdirplus", t_readdirplus },
+	{ "readdir_by_node", t_readdir_by_node },
 	{ "io", t_io },
 	{ "create_excl", t_create_excl },
 	{ "mkdir_mknod", t_mkdir_mknod },

@@ -110,6 +110,42 @@ static int rd_entry(void *arg, const struct ws_dirent *de)
 	return WS_DIRENT_NEXT;
 }
 
+/* A handle of the server's own for listing `node` from `cookie`
+ * (FSB_CAP_DIRLIST, ws_dirlist.h): the one kept where its last batch
+ * ended, or a new one. */
+static int list_handle(struct ws_req *r, uint64_t node, uint64_t cookie, uint64_t *fh)
+{
+	struct fsb_attr attr;
+	struct ws_node *n;
+	int rc;
+
+	if (!(r->s->caps & FSB_CAP_DIRLIST))
+		return ws__fail(r, -FSB_EBADF, "READDIRPLUS without a handle needs FSB_CAP_DIRLIST");
+	*fh = ws_dirlists_take(&r->s->lists, node, cookie);
+	if (*fh)
+		return 0;
+	rc = ws__pin(r, node, &n);
+	if (rc)
+		return rc;
+	rc = ws__open_pinned(r, n, FSB_O_RDONLY | FSB_O_DIRECTORY, 0, fh, &attr);
+	if (rc == -FSB_ENOTDIR)
+		return ws__fail(r, rc, "node %" PRIu64 " is not a directory", node);
+	return rc;
+}
+
+/* After a batch through a handle of list_handle(): keep it where the
+ * listing goes on, or give it back. */
+static void list_done(struct ws_req *r, uint64_t node, uint64_t fh, const struct rd_ctx *c,
+                      int rc, int eof)
+{
+	uint64_t out = fh;
+
+	if (rc == 0 && !eof && c->count > 0)
+		out = ws_dirlists_keep(&r->s->lists, node, fh, c->ents[c->count - 1].cookie);
+	if (out)
+		ws_handles_remove(&r->s->handles, out);
+}
+
 int ws__op_readdirplus(struct ws_req *r)
 {
 	const struct fsb_readdir_req *q = &r->in.u.readdir;
@@ -117,12 +153,18 @@ int ws__op_readdirplus(struct ws_req *r)
 	struct fsb_readdir_rep *rep = &r->out.u.readdir_rep;
 	struct rd_ctx c;
 	struct ws_handle *hd;
+	uint64_t fh = q->fh;
 	uint32_t i;
 	int rc, eof = 0;
 
 	if (q->max_bytes == 0)
 		return ws__fail(r, -FSB_EINVAL, "max_bytes is 0");
-	rc = ws__get_fh(r, q->fh, &hd);
+	if (fh == 0) {
+		rc = list_handle(r, q->node, q->cookie, &fh);
+		if (rc)
+			return rc;
+	}
+	rc = ws__get_fh(r, fh, &hd);
 	if (rc)
 		return rc;
 	memset(&c, 0, sizeof(c));
@@ -131,6 +173,8 @@ int ws__op_readdirplus(struct ws_req *r)
 	c.max = q->max_bytes < READDIR_MAX_BYTES ? q->max_bytes : READDIR_MAX_BYTES;
 	rc = be->ops->readdir(be, hd->bf, q->cookie, rd_entry, &c, &eof);
 	ws__put_fh(r, hd);
+	if (q->fh == 0)
+		list_done(r, q->node, fh, &c, rc, eof);
 	for (i = 0; i < c.count; i++)
 		c.ents[i].name.ptr = c.names + c.offs[i];
 	free(c.offs);

@@ -173,12 +173,21 @@ static int hello(struct ws_session *s, struct ws_req *r)
 		snprintf(detail, sizeof(detail), "HELLO: %s", fsb_strerror(rc));
 		goto refuse;
 	}
+	rc = ws_dirlists_init(&s->lists);
+	if (rc) {
+		ws_handles_release(&s->handles);
+		ws_nodes_release(&s->nodes);
+		status = -rc;
+		snprintf(detail, sizeof(detail), "HELLO: %s", fsb_strerror(rc));
+		goto refuse;
+	}
 	s->exp = ex;
 	s->ready = 1;
 	ws_nodes_ref_root(&s->nodes);
 	caps = h->caps & be->ops->caps;
-	/* The core answers EXPORTS and RESUME itself, whatever the backend. */
-	caps |= h->caps & (FSB_CAP_EXPORTS | FSB_CAP_RESUME);
+	/* The core answers EXPORTS and RESUME itself, whatever the backend,
+	 * and lists by node on any backend (each resumes at any cookie). */
+	caps |= h->caps & (FSB_CAP_EXPORTS | FSB_CAP_RESUME | FSB_CAP_DIRLIST);
 	/* Events are agreed only once the watcher runs; their edge flags
 	 * only with them. */
 	if ((caps & FSB_CAP_EVENTS) && (!ex->events || ws_events_subscribe(ex->events, s)))
@@ -275,7 +284,9 @@ static void session_end(struct ws_session *s, int writer_started)
 	if (writer_started)
 		pthread_join(s->writer, NULL);
 	if (s->ready) {
-		/* Handles first: each holds a pin on its node. */
+		/* Handles first: each holds a pin on its node. The listings
+		 * by node only name handles of that table. */
+		ws_dirlists_release(&s->lists);
 		ws_handles_release(&s->handles);
 		ws_nodes_release(&s->nodes);
 		s->ready = 0;

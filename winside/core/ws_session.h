@@ -47,6 +47,7 @@
 
 #include "fsb_proto.h"
 #include "ws_backend.h"
+#include "ws_dirlist.h"
 #include "ws_handles.h"
 #include "ws_nodes.h"
 #include "ws_stream.h"
@@ -144,6 +145,7 @@ struct ws_session {
 
 	struct ws_nodes nodes;
 	struct ws_handles handles;
+	struct ws_dirlists lists;       /* listings by node (FSB_CAP_DIRLIST) */
 	struct ws_evsub ev;             /* EVENT pushes, when agreed in HELLO */
 
 	uint8_t *rbuf;
