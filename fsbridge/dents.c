@@ -305,6 +305,9 @@ static int dent_add_locked(struct fb_dents *d, uint64_t parent, const char *name
 		return -ENOMEM;
 	e = malloc(sizeof(*e) + len + 1);
 	if (!e) {
+		/* A listed directory must know every name it has
+		 * (fb_dents_absent): without this one it no longer does. */
+		dd->listed = 0;
 		ddir_put(d, dd);
 		return -ENOMEM;
 	}
@@ -464,6 +467,19 @@ void fb_dents_forget_child(struct fb_dents *d, uint64_t child)
 		d->ndirs--;
 	}
 	pthread_mutex_unlock(&d->lock);
+}
+
+int fb_dents_absent(struct fb_dents *d, uint64_t parent, const char *name, size_t len)
+{
+	struct fb_ddir *dd;
+	int absent = 0;
+
+	pthread_mutex_lock(&d->lock);
+	dd = *ddir_slot(d, parent);
+	if (dd && dd->listed)
+		absent = dent_find_locked(d, parent, name, len) == NULL;
+	pthread_mutex_unlock(&d->lock);
+	return absent;
 }
 
 void fb_dents_set_listed(struct fb_dents *d, uint64_t dir)

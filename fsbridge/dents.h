@@ -70,7 +70,11 @@ void fb_dents_forget_child(struct fb_dents *d, uint64_t child);
 int fb_dents_seen(struct fb_dents *d, uint64_t parent, const char *name, size_t len);
 /* 1 if the map knows `name` in `parent`, cached or only seen. */
 int fb_dents_known(struct fb_dents *d, uint64_t parent, const char *name, size_t len);
-/* The kernel was handed `dir`'s listing to its end. */
+/* 1 if `parent` is listed and does not know `name`: then the server has
+ * no such name, as far as the change events received tell. */
+int fb_dents_absent(struct fb_dents *d, uint64_t parent, const char *name, size_t len);
+/* The kernel was handed `dir`'s listing to its end (or made it: a new
+ * directory is empty). */
 void fb_dents_set_listed(struct fb_dents *d, uint64_t dir);
 /* If `dir` is listed, call fn for each name known in it (child 0: seen
  * only), under the lock - fn must not call back into the map - and return

@@ -68,6 +68,9 @@ int fb_events_init(struct fb_events *ev, enum fb_events_mode mode)
 	atomic_init(&ev->failed, 0);
 	atomic_init(&ev->rescans, 0);
 	atomic_init(&ev->gaps, 0);
+	atomic_init(&ev->losses, 0);
+	atomic_init(&ev->foreign, 0);
+	atomic_init(&ev->rescanned_for, 0);
 	atomic_init(&ev->tid, 0);
 	for (i = 0; i < FSB_EV__COUNT; i++)
 		atomic_init(&ev->by_kind[i], 0);
@@ -99,6 +102,7 @@ void fb_events_on_push(struct fb_events *ev, const struct fsb_event_push *push)
 {
 	struct fb_rev *first = NULL, **tailp = &first, *last = NULL;
 	size_t n = 0;
+	int_fast64_t foreign = 0;
 	uint32_t i;
 	int gap = 0;
 
@@ -146,6 +150,8 @@ void fb_events_on_push(struct fb_events *ev, const struct fsb_event_push *push)
 		if (e->path.len)
 			memcpy(r->path, e->path.ptr, e->path.len);
 		r->path[e->path.len] = '\0';
+		if (!(e->flags & FSB_EVF_ECHO))
+			foreign++;
 		*tailp = r;
 		tailp = &r->next;
 		last = r;
@@ -180,6 +186,7 @@ void fb_events_on_push(struct fb_events *ev, const struct fsb_event_push *push)
 		ev->head = first;
 	ev->tail = last;
 	ev->queued += n;
+	atomic_fetch_add(&ev->foreign, foreign);
 	pthread_cond_signal(&ev->cond);
 	pthread_mutex_unlock(&ev->lock);
 }
@@ -302,10 +309,19 @@ static int stopping(struct fb_events *ev)
 	return stop;
 }
 
+/* An event is handled: one fewer that may tell of a name the client does
+ * not know yet (fb_events_settled). */
+static void settle(struct fb_events *ev, const struct fb_rev *r)
+{
+	if (!(r->flags & FSB_EVF_ECHO))
+		atomic_fetch_sub(&ev->foreign, 1);
+}
+
 static void *event_thread(void *arg)
 {
 	struct fb_events *ev = arg;
 	struct fb_rev *batch, *r;
+	uint64_t rescan_for;
 	int overflowed;
 
 	atomic_store(&ev->tid, gettid());
@@ -322,6 +338,8 @@ static void *event_thread(void *arg)
 		ev->queued = 0;
 		overflowed = ev->overflowed;
 		ev->overflowed = 0;
+		rescan_for = ev->rescan_for;
+		ev->rescanning = overflowed;
 		pthread_mutex_unlock(&ev->lock);
 
 		/* The mount's root, held only while replaying: an open
@@ -333,18 +351,26 @@ static void *event_thread(void *arg)
 				fb_warn("cannot open the mount %s to replay events (%s): only "
 				        "invalidating", ev->mountpoint, strerror(errno));
 		}
-		if (overflowed)
+		if (overflowed) {
 			fb__rescan(ev, "", 0);
+			pthread_mutex_lock(&ev->lock);
+			ev->rescanning = 0;
+			if (!ev->stop)
+				atomic_store(&ev->rescanned_for, rescan_for);
+			pthread_mutex_unlock(&ev->lock);
+		}
 		while (batch && !stopping(ev)) {
 			int consumed;
 
 			r = batch;
 			fb__handle_event(ev, r, r->next, &consumed);
 			batch = r->next;
+			settle(ev, r);
 			free(r);
 			if (consumed) {
 				r = batch;
 				batch = r->next;
+				settle(ev, r);
 				free(r);
 			}
 		}
@@ -395,9 +421,28 @@ void fb_events_rescan(struct fb_events *ev)
 	pthread_mutex_lock(&ev->lock);
 	if (ev->mode != FB_EVENTS_OFF && !ev->stop) {
 		ev->overflowed = 1;
+		ev->rescan_for = atomic_load(&ev->losses);
 		pthread_cond_signal(&ev->cond);
 	}
 	pthread_mutex_unlock(&ev->lock);
+}
+
+void fb_events_lost(struct fb_events *ev)
+{
+	atomic_fetch_add(&ev->losses, 1);
+}
+
+int fb_events_settled(struct fb_events *ev)
+{
+	int settled;
+
+	if (!ev->started)
+		return 0;
+	pthread_mutex_lock(&ev->lock);
+	settled = atomic_load(&ev->foreign) == 0 && !ev->overflowed && !ev->rescanning &&
+	          !ev->stop && atomic_load(&ev->rescanned_for) == atomic_load(&ev->losses);
+	pthread_mutex_unlock(&ev->lock);
+	return settled;
 }
 
 void fb_events_stop(struct fb_events *ev)

@@ -129,9 +129,21 @@ struct fb_events {
 	struct fb_rev *tail;
 	size_t queued;
 	int overflowed;                    /* queue cap hit: rescan due */
+	int rescanning;                    /* the event thread runs a rescan */
+	uint64_t rescan_for;               /* `losses` when the due rescan was asked */
 	int stop;
 	int started;
 	pthread_t thread;
+
+	/* Connection losses so far, and how many of them the last finished
+	 * rescan covered: the names the client knows are sure only when the
+	 * two agree (fb_events_settled). */
+	atomic_uint_fast64_t losses;
+	atomic_uint_fast64_t rescanned_for;
+	/* Events queued or being handled that are not echoes of this
+	 * client's own requests: only those can tell of names it does not
+	 * know yet. */
+	atomic_int_fast64_t foreign;
 
 	/* the event thread's world */
 	struct fb_fs *fs;
@@ -171,6 +183,20 @@ void fb_events_on_push(struct fb_events *ev, const struct fsb_event_push *push);
  * when events are off or the thread is stopping.
  */
 void fb_events_rescan(struct fb_events *ev);
+/* The connection was lost: changes may go unreported until the rescan
+ * asked after the reconnect has run. Any thread; never blocks. */
+void fb_events_lost(struct fb_events *ev);
+/*
+ * 1 when every change the server has reported is in the client's tables:
+ * no event other than an echo of the client's own requests (whose
+ * replies told the client already) waits in the queue or is being
+ * handled, no rescan is due or running, and the last connection loss has
+ * been rescanned since. Only
+ * then does the absence of a name in a listed directory mean the server
+ * has no such name (fb_dents_absent), up to changes still on their way,
+ * which the kernel's cached entries do not wait for either.
+ */
+int fb_events_settled(struct fb_events *ev);
 /* Ask the event thread to stop after its current event. */
 void fb_events_stop(struct fb_events *ev);
 /* Stop and join the thread. Call after the session is unmounted (so a

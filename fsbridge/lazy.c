@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "ops_int.h"
@@ -148,6 +149,71 @@ int fb__open_lazily(struct fb_fs *fs, fuse_req_t req, uint64_t ino,
 	return 1;
 }
 
+
+/*
+ * A name a listed directory does not know does not exist: the client
+ * holds every name of a directory whose whole listing it handed to the
+ * kernel, or that it made itself (a new directory is empty), and change
+ * events add and remove names as the server reports them (dents.h). So
+ * in coherent mode with events, a LOOKUP of such a name is answered
+ * ENOENT without the server - the LOOKUP the kernel sends before every
+ * creation of a new name (fs/namei.c, lookup_open), and Node's probes of
+ * missing files. Only while nothing is pending (fb_events_settled): not
+ * while received events wait for the event thread, nor between a lost
+ * connection and the rescan after it. Changes the server has not sent
+ * yet can be missed for as long as they take to arrive, as the kernel's
+ * cached negative entries miss them.
+ */
+int fb__negative_locally(fuse_req_t req, struct fb_fs *fs, uint64_t parent, const char *name)
+{
+	struct fuse_entry_param ep;
+
+	if (fs->cache.mode != FB_CACHE_COHERENT || !events_active(fs) || fb_is_ghost(parent))
+		return 0;
+	if (!fb_dents_absent(&fs->dents, parent, name, strlen(name)))
+		return 0;
+	if (fb_conn_is_dead(fs->conn) || !fb_events_settled(&fs->events))
+		return 0;
+	if (fs->cache.negative_timeout <= 0) {
+		fuse_reply_err(req, ENOENT);
+		return 1;
+	}
+	memset(&ep, 0, sizeof(ep));
+	ep.entry_timeout = fs->cache.negative_timeout;
+	fuse_reply_entry(req, &ep);
+	return 1;
+}
+
+/*
+ * With the writeback cache the kernel keeps a file's times itself and
+ * writes them back with a SETATTR of MTIME and CTIME (fs/fuse/file.c,
+ * fuse_flush_times): after every unlink, rename or link of a file
+ * (fuse_update_ctime, then sync_inode_metadata), and at close after
+ * writes. When the mtime it sends is the one the server already has, that
+ * SETATTR changes nothing on the server (no server can set a ctime), so it
+ * is answered from the node table, which change events keep exact; a
+ * deleted file's costs nothing then. Any other SETATTR goes to the server.
+ */
+int fb__setattr_locally(fuse_req_t req, struct fb_fs *fs, uint64_t ino, const struct stat *attr,
+                        int to_set)
+{
+	struct fsb_attr a;
+	struct stat st;
+
+	if (to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))
+		return 0;
+	if (fs->cache.mode != FB_CACHE_COHERENT || !events_active(fs) ||
+	    fb_nodes_get_fresh_attr(&fs->nodes, ino, &a) < 0)
+		return 0;
+	if ((to_set & FUSE_SET_ATTR_MTIME) &&
+	    (attr->st_mtim.tv_sec != a.mtime.sec || (uint32_t)attr->st_mtim.tv_nsec != a.mtime.nsec))
+		return 0;
+	fb__attr_to_stat(ino, &a, &st);
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		st.st_ctim = attr->st_ctim;
+	fuse_reply_attr(req, &st, fs->cache.attr_timeout);
+	return 1;
+}
 
 /*
  * In coherent mode with change events the node table's attributes are

@@ -311,23 +311,33 @@ static void send_fh(fuse_req_t req, uint16_t opcode, uint64_t fh, uint32_t flags
 }
 
 /*
- * FLUSH and FSYNC of a read-only lazy handle have nothing to do on the
- * server; RELEASE gives back its server handle if it got one.
+ * FLUSH (every close(), and every exit of a process holding a file of the
+ * mount) never goes to the server: it is answered with ENOSYS, which the
+ * kernel remembers (fc->no_flush), so no close costs a trip through
+ * /dev/fuse again. The rule that keeps close() honest: close() reports
+ * the error of every write the server was asked to make. With the
+ * writeback cache the kernel writes a file's dirty pages and waits for
+ * their WRITE replies inside close() before it would send FLUSH, and
+ * returns their errors (fs/fuse/file.c, fuse_flush: write_inode_now, then
+ * filemap_check_errors; it does so with no_flush too); without it every
+ * write() already waited for its reply. The server applies each WRITE
+ * when it gets it (pwrite, WriteFile) and answers with its error. What
+ * FLUSH did on top was close a duplicate of the server's descriptor,
+ * whose only further error comes from a backing file system that defers
+ * its own write-back (NFS under a POSIX winside; winside.exe did nothing
+ * at all): fsync() still goes to the server (FSYNC) and reports that.
+ * POSIX locks stay with the kernel (no lock handlers), so no lock owner
+ * needs FLUSH either. The same answer serves while the server is away,
+ * where waiting would make every exit hang for the outage.
  *
- * While the server is away, FLUSH (every close(), and every exit of a
- * process holding a file of the mount) is answered at once: the kernel
- * has written the file's dirty pages before it asks (those writes do wait
- * for the server), so what is left is the server closing a duplicate of
- * its descriptor, whose errors concern a session that is gone. Waiting
- * would make every exit hang for the outage. FSYNC still waits.
+ * FSYNC of a read-only lazy handle has nothing to do on the server;
+ * RELEASE gives back its server handle if it got one.
  */
 void fb__flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (fb_conn_is_dead(fb__fs_of(req)->conn)) {
-		fuse_reply_err(req, 0);
-		return;
-	}
-	send_fh(req, FSB_OP_FLUSH, fb__lazy_of(fi->fh) ? FB_REPLAY_FH : fi->fh, 0);
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
 }
 
 /*

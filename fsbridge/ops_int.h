@@ -122,6 +122,14 @@ int fb__open_lazily(struct fb_fs *fs, fuse_req_t req, uint64_t ino,
                     struct fuse_file_info *fi, int dir);
 /* Whether the mount may do without OPENDIR and RELEASEDIR (at init). */
 int fb__no_opendir_allowed(const struct fb_fs *fs, const struct fuse_conn_info *conn);
+/* Answer ENOENT for a name a listed directory does not know, if it may
+ * be. 1 when answered. */
+int fb__negative_locally(fuse_req_t req, struct fb_fs *fs, uint64_t parent, const char *name);
+/* Answer a SETATTR that changes nothing on the server (the kernel
+ * writing back times the server has) from the node table. 1 when
+ * answered. */
+int fb__setattr_locally(fuse_req_t req, struct fb_fs *fs, uint64_t ino, const struct stat *attr,
+                        int to_set);
 /* Answer a GETATTR from the node table, if it may be. 1 when answered. */
 int fb__answer_attr_locally(fuse_req_t req, struct fb_fs *fs, uint64_t ino);
 

@@ -46,6 +46,8 @@ void fb__lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	if (fb__ghost_gone(req, parent, 0))
 		return;
+	if (fb__negative_locally(req, fb__fs_of(req), parent, name))
+		return;
 	op = fb__op_new(fb__fs_of(req), req, lookup_done);
 	if (!op) {
 		fuse_reply_err(req, ENOMEM);
@@ -153,6 +155,8 @@ void fb__setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		return;
 	}
 	if (fb__ghost_gone(req, ino, 0))
+		return;
+	if (fb__setattr_locally(req, fb__fs_of(req), ino, attr, to_set))
 		return;
 	op = fb__op_new(fb__fs_of(req), req, attr_done);
 	if (!op) {

@@ -582,6 +582,27 @@ static int created_then_written(const struct fb_rev *r, const struct fb_rev *nex
 
 /* Handle r, and the event after it when it belongs to r (the RENAMED_TO
  * of a RENAMED_FROM, the MODIFIED of a new file): then *consumed is set. */
+/*
+ * The echo of a directory this client made: from here on the client
+ * knows every name in it (dents.h, "listed"), since the directory was
+ * empty when made, names made through the mount since are known from
+ * their replies, and any made behind the mount come as events after this
+ * one - the server reports a directory's creation before anything in it.
+ * If the MKDIR reply has not reached the dentry mirror yet, events about
+ * the directory's contents may have been skipped, and it is left as it
+ * is: unlisted, so its missing names are asked of the server.
+ */
+static void made_here(struct fb_events *ev, const struct fb_rev *r)
+{
+	uint64_t parent, child;
+	size_t off;
+
+	if (fb_dents_walk(&ev->fs->dents, r->path, r->pathlen, &parent, &off, &child) < 0)
+		return;
+	if (child && !fb_is_ghost(child))
+		fb_dents_set_listed(&ev->fs->dents, child);
+}
+
 void fb__handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *next,
                       int *consumed)
 {
@@ -599,6 +620,8 @@ void fb__handle_event(struct fb_events *ev, struct fb_rev *r, struct fb_rev *nex
 	}
 	if (r->flags & FSB_EVF_ECHO) {
 		atomic_fetch_add(&ev->echoes, 1 + (uint64_t)*consumed);
+		if (r->kind == FSB_EV_CREATED && (r->flags & FSB_EVF_DIR))
+			made_here(ev, r);
 		return;
 	}
 	if (r->kind == FSB_EV_RESCAN) {

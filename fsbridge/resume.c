@@ -61,6 +61,7 @@ void fb_resume_on_down(void *arg)
 {
 	struct fb_resume *r = arg;
 
+	fb_events_lost(&r->fs->events);
 	pthread_mutex_lock(&r->lock);
 	r->down = 1;
 	pthread_cond_signal(&r->cond);
