@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "ops_int.h"
 
 struct fb_lazy *fb__lazy_of(uint64_t fh)
@@ -184,20 +185,47 @@ int fb__negative_locally(fuse_req_t req, struct fb_fs *fs, uint64_t parent, cons
 	return 1;
 }
 
+/* The server's answer to a write-back of times nobody waits for. */
+static void times_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = fb__op_of(call);
+	int e = fb__rep_errno(rep, err);
+
+	if (e)
+		fb_dbg("write-back of the times of node %llu: %s", (unsigned long long)op->node,
+		       strerror(e));
+	else
+		fb_nodes_set_attr(&op->fs->nodes, op->node, &rep->u.attr);
+}
+
 /*
  * With the writeback cache the kernel keeps a file's times itself and
  * writes them back with a SETATTR of MTIME and CTIME (fs/fuse/file.c,
  * fuse_flush_times): after every unlink, rename or link of a file
- * (fuse_update_ctime, then sync_inode_metadata), and at close after
- * writes. When the mtime it sends is the one the server already has, that
- * SETATTR changes nothing on the server (no server can set a ctime), so it
- * is answered from the node table, which change events keep exact; a
- * deleted file's costs nothing then. Any other SETATTR goes to the server.
+ * (fuse_update_ctime, then sync_inode_metadata), and inside close() after
+ * writes, where it waits for it. Nothing the daemon could answer depends
+ * on the server's reply (the kernel keeps its own times whatever the
+ * reply says, and no server can set a ctime), so:
+ *   - when the mtime it sends is the one the server has, the SETATTR
+ *     changes nothing there and is answered from the node table alone
+ *     (every unlinked or renamed file's);
+ *   - otherwise (the mtime of a write, sent at close) it is answered
+ *     from the node table with the new mtime, and sent to the server
+ *     without anyone waiting: a close() after writes costs the WRITE
+ *     round trip and no other. The server applies it in order with what
+ *     the connection sends later; should it fail, the mtime on the
+ *     server stays the one its own write gave, a few microseconds off
+ *     the kernel's, which is logged and is all that is lost (a close()
+ *     reports failed writes, not times).
+ * Only where the node table is exact: coherent mode with change events.
+ * Any other SETATTR goes to the server and is waited for.
  */
 int fb__setattr_locally(fuse_req_t req, struct fb_fs *fs, uint64_t ino, const struct stat *attr,
                         int to_set)
 {
 	struct fsb_attr a;
+	struct fb_op *op;
+	struct fsb_msg m;
 	struct stat st;
 
 	if (to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))
@@ -206,8 +234,30 @@ int fb__setattr_locally(fuse_req_t req, struct fb_fs *fs, uint64_t ino, const st
 	    fb_nodes_get_fresh_attr(&fs->nodes, ino, &a) < 0)
 		return 0;
 	if ((to_set & FUSE_SET_ATTR_MTIME) &&
-	    (attr->st_mtim.tv_sec != a.mtime.sec || (uint32_t)attr->st_mtim.tv_nsec != a.mtime.nsec))
-		return 0;
+	    (attr->st_mtim.tv_sec != a.mtime.sec || (uint32_t)attr->st_mtim.tv_nsec != a.mtime.nsec)) {
+		op = fb__op_new(fs, NULL, times_done);
+		if (!op)
+			return 0;
+		op->node = ino;
+		fb__msg_init(&m, FSB_OP_SETATTR);
+		m.u.setattr.node = ino;
+		m.u.setattr.valid = FSB_SET_MTIME;
+		m.u.setattr.mtime.sec = attr->st_mtim.tv_sec;
+		m.u.setattr.mtime.nsec = (uint32_t)attr->st_mtim.tv_nsec;
+		if ((fs->server.caps & FSB_CAP_CREDS) && fsb_op_takes_cred(FSB_OP_SETATTR)) {
+			const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+			m.flags |= FSB_F_CRED;
+			m.cred.uid = (uint32_t)ctx->uid;
+			m.cred.gid = (uint32_t)ctx->gid;
+		}
+		if (fb_conn_submit(fs->conn, &op->call, &m) < 0) {
+			free(op);
+			return 0;
+		}
+		a.mtime = m.u.setattr.mtime;
+		fb_nodes_set_attr(&fs->nodes, ino, &a);
+	}
 	fb__attr_to_stat(ino, &a, &st);
 	if (to_set & FUSE_SET_ATTR_CTIME)
 		st.st_ctim = attr->st_ctim;
