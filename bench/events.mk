@@ -4,5 +4,5 @@
 if !HOST_MINGW
 noinst_PROGRAMS += bench/event_latency
 bench_event_latency_SOURCES = bench/event_latency.c
-EXTRA_DIST += bench/events.sh
+EXTRA_DIST += bench/events.sh bench/watchers.sh
 endif

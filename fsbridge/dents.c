@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "dents.h"
+#include "nodes.h"
 #include "fsb_proto.h"
 
 struct fb_ddir;
@@ -118,8 +119,19 @@ void fb_dents_release(struct fb_dents *d)
 	free(d->dirs);
 	d->by_name = d->by_child = NULL;
 	d->dirs = NULL;
-	d->count = d->ndirs = 0;
+	d->count = d->ndirs = d->name_bytes = 0;
 	pthread_mutex_destroy(&d->lock);
+}
+
+void fb_dents_mem(struct fb_dents *d, size_t *names, size_t *dirs, size_t *bytes)
+{
+	pthread_mutex_lock(&d->lock);
+	*names = d->count;
+	*dirs = d->ndirs;
+	*bytes = d->count * (sizeof(struct fb_dent) + FB_MALLOC_OVERHEAD) + d->name_bytes +
+	         d->ndirs * (sizeof(struct fb_ddir) + FB_MALLOC_OVERHEAD) +
+	         (2 * d->nbuckets + d->ndirbuckets) * sizeof(void *);
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* ---- directories (caller holds the lock) --------------------------------- */
@@ -276,6 +288,7 @@ static void dent_free(struct fb_dents *d, struct fb_dent *e)
 		child_unlink(d, e);
 	sib_unlink(e);
 	ddir_put(d, e->dir);
+	d->name_bytes -= (size_t)e->len + 1;
 	free(e);
 	d->count--;
 }
@@ -323,6 +336,7 @@ static int dent_add_locked(struct fb_dents *d, uint64_t parent, const char *name
 	if (child)
 		child_link(d, e);
 	sib_link(dd, e);
+	d->name_bytes += len + 1;
 	if (++d->count > d->nbuckets)
 		dents_grow(d);
 	return 0;

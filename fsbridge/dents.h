@@ -40,6 +40,7 @@ struct fb_dents {
 	struct fb_dent **by_child;      /* hash of child: the names of a node */
 	size_t nbuckets;                /* power of two, both tables */
 	size_t count;
+	size_t name_bytes;              /* of the records' names */
 	struct fb_ddir **dirs;          /* hash of directory: its names */
 	size_t ndirbuckets;             /* power of two */
 	size_t ndirs;
@@ -98,6 +99,11 @@ int fb_dents_walk(struct fb_dents *d, const char *path, size_t len, uint64_t *pa
  * name the map has for each directory on the way. Returns its length, or
  * -ENOENT if the node is not reachable, -ENAMETOOLONG if it does not fit. */
 int fb_dents_path(struct fb_dents *d, uint64_t node, char *buf, size_t size);
+
+/* The names recorded (cached or seen), the directories with names or a
+ * listing, and the bytes the map allocates for them (records, names,
+ * malloc's per-block overhead, buckets). */
+void fb_dents_mem(struct fb_dents *d, size_t *names, size_t *dirs, size_t *bytes);
 
 /* Call fn for every (parent, name, child) the kernel caches, under the
  * lock: fn must not call back into the map. */

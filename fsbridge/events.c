@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "events.h"
@@ -23,6 +24,8 @@
 /* Events waiting for the event thread beyond this are dropped and the
  * whole cache is invalidated instead, as after a server-side overflow. */
 #define EVENTS_QUEUE_MAX 1000000u
+/* How often an idle event thread looks whether the stats are out of date. */
+#define STATS_REFRESH_MS 1000
 
 int fb_events_mode_parse(const char *s, enum fb_events_mode *out)
 {
@@ -226,6 +229,42 @@ static void stats_connection(struct fb_events *ev, FILE *f)
 	        (unsigned long long)atomic_load(&r->handles_lost));
 }
 
+/* Resident set size in KiB, 0 if unknown. */
+static size_t rss_kib(void)
+{
+	unsigned long size, resident;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f = fopen("/proc/self/statm", "re");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%lu %lu", &size, &resident);
+	fclose(f);
+	if (n != 2 || page <= 0)
+		return 0;
+	return (size_t)resident * (size_t)page / 1024;
+}
+
+/* What the tables that grow with the tree hold: the bytes are counted by
+ * the tables (records, names, buckets, malloc's overhead), the resident
+ * size is the whole process's. Returns the node count, for the refresh. */
+static size_t stats_memory(struct fb_events *ev, FILE *f)
+{
+	size_t nodes, nbytes, names, dirs, dbytes, fhs, fbytes, total;
+
+	fb_nodes_mem(&ev->fs->nodes, &nodes, &nbytes);
+	fb_dents_mem(&ev->fs->dents, &names, &dirs, &dbytes);
+	fb_fhs_mem(&ev->fs->fhs, &fhs, &fbytes);
+	total = nbytes + dbytes + fbytes;
+	fprintf(f, "nodes %zu\nnodes_bytes %zu\nnames %zu\nnames_dirs %zu\nnames_bytes %zu\n",
+	        nodes, nbytes, names, dirs, dbytes);
+	fprintf(f, "handles %zu\nhandles_bytes %zu\ntables_bytes %zu\nbytes_per_node %zu\n", fhs,
+	        fbytes, total, nodes ? total / nodes : 0);
+	fprintf(f, "rss_kib %zu\n", rss_kib());
+	return nodes + names;
+}
+
 static void stats_write_locked(struct fb_events *ev)
 {
 	char tmp[4200];
@@ -259,6 +298,7 @@ static void stats_write_locked(struct fb_events *ev)
 	pthread_mutex_unlock(&ev->lock);
 	fprintf(f, "pending %zu\n", pending);
 	stats_connection(ev, f);
+	ev->stats_nodes = stats_memory(ev, f);
 	if (fclose(f) == 0 && rename(tmp, ev->stats_path) == 0)
 		return;
 	unlink(tmp);
@@ -275,6 +315,20 @@ static void stats_write(struct fb_events *ev)
 void fb_events_write_stats(struct fb_events *ev)
 {
 	stats_write(ev);
+}
+
+/* The walk of a big tree raises no event: while idle, the file is written
+ * again each STATS_REFRESH_MS if the tables grew or shrank meanwhile. */
+static void stats_refresh(struct fb_events *ev)
+{
+	size_t nodes, names, dirs, bytes;
+
+	fb_dents_mem(&ev->fs->dents, &names, &dirs, &bytes);
+	nodes = fb_nodes_count(&ev->fs->nodes) + names;
+	pthread_mutex_lock(&ev->stats_lock);
+	if (nodes != ev->stats_nodes)
+		stats_write_locked(ev);
+	pthread_mutex_unlock(&ev->stats_lock);
 }
 
 /* Make the stats file's directory, private to its user. */
@@ -329,8 +383,17 @@ static void *event_thread(void *arg)
 
 	pthread_mutex_lock(&ev->lock);
 	for (;;) {
-		while (!ev->head && !ev->overflowed && !ev->stop)
-			pthread_cond_wait(&ev->cond, &ev->lock);
+		while (!ev->head && !ev->overflowed && !ev->stop) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += STATS_REFRESH_MS / 1000;
+			if (pthread_cond_timedwait(&ev->cond, &ev->lock, &until) != ETIMEDOUT)
+				continue;
+			pthread_mutex_unlock(&ev->lock);
+			stats_refresh(ev);
+			pthread_mutex_lock(&ev->lock);
+		}
 		if (ev->stop)
 			break;
 		batch = ev->head;

@@ -121,6 +121,8 @@ struct fb_events {
 	uint64_t last_seq;                 /* loop thread only */
 
 	pthread_mutex_t stats_lock;        /* writing the stats file */
+	size_t stats_nodes;                /* nodes + names at the last writing
+	                                    * (under stats_lock) */
 
 	/* the queue, loop thread -> event thread */
 	pthread_mutex_t lock;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "fhs.h"
+#include "nodes.h"
 #include "fsb_proto.h"
 
 struct fb_fh {
@@ -141,4 +142,13 @@ size_t fb_fhs_snapshot(struct fb_fhs *t, struct fb_fh_item **out)
 	pthread_mutex_unlock(&t->lock);
 	*out = v;
 	return n;
+}
+
+void fb_fhs_mem(struct fb_fhs *t, size_t *count, size_t *bytes)
+{
+	pthread_mutex_lock(&t->lock);
+	*count = t->count;
+	*bytes = t->count * (sizeof(struct fb_fh) + FB_MALLOC_OVERHEAD) +
+	         t->nbuckets * sizeof(*t->buckets);
+	pthread_mutex_unlock(&t->lock);
 }

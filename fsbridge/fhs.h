@@ -42,6 +42,8 @@ void fb_fhs_release(struct fb_fhs *t);
 int fb_fhs_add(struct fb_fhs *t, uint64_t fh, uint64_t node, uint32_t flags);
 void fb_fhs_remove(struct fb_fhs *t, uint64_t fh);
 size_t fb_fhs_count(struct fb_fhs *t);
+/* The handles and the bytes the table allocates for them. */
+void fb_fhs_mem(struct fb_fhs *t, size_t *count, size_t *bytes);
 
 /* A copy of every entry (malloc'd, *out NULL when empty); returns the
  * count, or 0 with *out NULL when out of memory. */

@@ -39,7 +39,7 @@ static const char usage_main[] =
 	"  mount    mount an export:        fsbridge mount --server ADDR EXPORT MOUNTPOINT\n"
 	"           or a local directory:   fsbridge mount --local DIR MOUNTPOINT\n"
 	"  umount   unmount:                fsbridge umount MOUNTPOINT\n"
-	"  stats    change-event counters:  fsbridge stats MOUNTPOINT\n"
+	"  stats    event counters, memory: fsbridge stats MOUNTPOINT\n"
 	"  automount  mount every export:   fsbridge automount --server ADDR\n"
 	"  volume-plugin  the Docker volume driver:  fsbridge volume-plugin\n"
 	"\n"
@@ -498,7 +498,9 @@ static const char usage_stats[] =
 	"skipped because nothing under them was cached, failed replays, and\n"
 	"rescans after lost events; and the connection's: up or down, reconnects,\n"
 	"time spent disconnected, requests sent again, nodes and open files\n"
-	"restored or lost across reconnects.\n";
+	"restored or lost across reconnects; and what the daemon holds: the nodes\n"
+	"the kernel knows, the names it mirrors, the open handles, the bytes each\n"
+	"table allocates, per node, and the daemon's resident size.\n";
 
 static int cmd_stats(int argc, char **argv)
 {

@@ -328,3 +328,12 @@ size_t fb_nodes_count(struct fb_nodes *t)
 	pthread_mutex_unlock(&t->lock);
 	return c;
 }
+
+void fb_nodes_mem(struct fb_nodes *t, size_t *count, size_t *bytes)
+{
+	pthread_mutex_lock(&t->lock);
+	*count = t->count;
+	*bytes = t->count * (sizeof(struct fb_node) + FB_MALLOC_OVERHEAD) +
+	         t->nbuckets * sizeof(*t->buckets);
+	pthread_mutex_unlock(&t->lock);
+}

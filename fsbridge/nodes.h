@@ -24,6 +24,10 @@
 
 struct fb_node;
 
+/* What malloc adds to each block (glibc on 64 bits: a size word, rounded
+ * to 16), counted by the tables' *_mem functions. */
+#define FB_MALLOC_OVERHEAD 16u
+
 struct fb_nodes {
 	pthread_mutex_t lock;
 	struct fb_node **buckets;
@@ -91,5 +95,8 @@ void fb_nodes_each(struct fb_nodes *t,
 /* Lookup count of id, 0 if unknown. */
 uint64_t fb_nodes_lookups(struct fb_nodes *t, uint64_t id);
 size_t fb_nodes_count(struct fb_nodes *t);
+/* The nodes, and the bytes the table allocates for them (the records with
+ * malloc's per-block overhead, and the buckets). */
+void fb_nodes_mem(struct fb_nodes *t, size_t *count, size_t *bytes);
 
 #endif

@@ -69,7 +69,8 @@ libwinside_posix_a_SOURCES = \
 libwinside_posix_a_CPPFLAGS = $(WS_POSIX_CPPFLAGS)
 
 bin_PROGRAMS += winside/winside
-winside_winside_SOURCES = winside/main.c winside/cli.c winside/cli.h
+winside_winside_SOURCES = winside/main.c winside/cli.c winside/cli.h winside/stats.c \
+	winside/stats.h
 winside_winside_CPPFLAGS = $(WS_POSIX_CPPFLAGS)
 winside_winside_LDADD = libwinside_posix.a libwinside_core.a libfsbnet.a libfsbproto.a -lpthread
 endif

@@ -24,6 +24,7 @@
 #include <linux/vm_sockets.h>
 
 #include "cli.h"
+#include "stats.h"
 #include "fsb_net.h"
 #include "fsb_proto.h"
 #include "ws_log.h"
@@ -368,29 +369,13 @@ static void raise_fd_limit(void)
 		       (unsigned long)rl.rlim_max);
 }
 
-/* SIGUSR1: what each export's nodes cost. */
-static void log_stats(const struct ws_export *exports, size_t n)
-{
-	struct ws_posix_stats st;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		ws_posix_backend_stats(exports[i].be, &st);
-		ws_log(WS_LOG_INFO, "export %s: %zu nodes (%zu directories), %zu KiB (%zu B a node); "
-		       "descriptors: %zu cached of %zu, %zu pinned; re-opened by %s",
-		       exports[i].name ? exports[i].name : exports[i].path,
-		       st.nodes, st.dirs, st.bytes >> 10, st.nodes ? st.bytes / st.nodes : 0,
-		       st.fds_cached, st.fds_cap, st.fds_pinned,
-		       st.handles ? "file handle" : "parent and name");
-	}
-}
-
 static int serve(struct serve_opts *o)
 {
 	struct ws_export *exports = NULL;
 	struct listener *ls = NULL;
 	struct ws_server *srv = NULL;
 	struct ws_server_opts so;
+	struct ws_stats_log slog = { NULL, 0 };
 	struct pollfd *pfds = NULL;
 	char **canon = NULL;
 	char token[FSB_TOKEN_MAX + 1], tokpath[PATH_MAX], err[1024], text[400];
@@ -417,7 +402,7 @@ static int serve(struct serve_opts *o)
 	canon = calloc(o->nexports, sizeof(*canon));
 	ls = calloc(o->nlistens, sizeof(*ls));
 	pfds = calloc(o->nlistens + 1, sizeof(*pfds));
-	if (!exports || !canon || !ls || !pfds) {
+	if (!exports || !canon || !ls || !pfds || ws_stats_log_init(&slog, o->nexports)) {
 		fprintf(stderr, "winside: out of memory\n");
 		goto out;
 	}
@@ -521,7 +506,11 @@ static int serve(struct serve_opts *o)
 		pfds[i + 1].events = POLLIN;
 	}
 	for (;;) {
-		r = poll(pfds, o->nlistens + 1, -1);
+		r = poll(pfds, o->nlistens + 1, WS_STATS_CHECK_MS);
+		if (r == 0) {
+			ws_stats_check(&slog, srv, exports);
+			continue;
+		}
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -534,7 +523,7 @@ static int serve(struct serve_opts *o)
 			if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 				break;
 			if (si.ssi_signo == SIGUSR1) {
-				log_stats(exports, o->nexports);
+				ws_stats_log_all(&slog, srv, exports);
 				continue;
 			}
 			ws_log(WS_LOG_INFO, "%s: shutting down", strsignal((int)si.ssi_signo));
@@ -558,6 +547,7 @@ out:
 			free(canon[i]);
 	free(canon);
 	free(exports);
+	ws_stats_log_release(&slog);
 	free(ls);
 	free(pfds);
 	if (sfd >= 0)

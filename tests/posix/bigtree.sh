@@ -105,6 +105,34 @@ stats() {
 	grep "nodes (" "$run/ws.err" | tail -n 1
 }
 
+# memory LINE: what the nodes cost on both sides, within the budgets
+# (server: 1 KiB a node, watcher included; client: 512 B a node), and the
+# client's counts cover the walked tree.
+memory() {
+	per=$(echo "$1" | sed -n 's/.*in all [0-9]* KiB (\([0-9]*\) B a node).*/\1/p')
+	if [ -n "$per" ] && [ "$per" -le 1024 ]; then
+		ok "$name: winside holds $per B a node"
+	else
+		fail "$name: winside's memory a node is ${per:-not logged} (budget 1024 B): $1"
+	fi
+	# The daemon writes its stats within a second of its tables changing.
+	entries=$(wc -l <"$tmp/native.ls")
+	i=0
+	while :; do
+		"$FSB" stats "$mnt" >"$tmp/stats.out" 2>&1
+		nodes=$(awk '$1 == "nodes" { print $2 }' "$tmp/stats.out")
+		[ "${nodes:-0}" -ge "$entries" ] || [ $i -ge 30 ] || { i=$((i + 1)); sleep 0.1; continue; }
+		break
+	done
+	cper=$(awk '$1 == "bytes_per_node" { print $2 }' "$tmp/stats.out")
+	crss=$(awk '$1 == "rss_kib" { print $2 }' "$tmp/stats.out")
+	if [ "${nodes:-0}" -ge "$entries" ] && [ -n "$cper" ] && [ "$cper" -le 512 ]; then
+		ok "$name: fsbridge stats: $nodes nodes, $cper B a node in its tables, $crss KiB resident"
+	else
+		fail "$name: fsbridge stats: ${nodes:-no} nodes for $entries entries, ${cper:-?} B a node (budget 512): $(tr '\n' ' ' <"$tmp/stats.out")"
+	fi
+}
+
 listing() {
 	(cd "$1" && find . -printf '%y %m %s %P\n' | sort)
 }
@@ -146,6 +174,7 @@ run_case() {
 	else
 		fail "$name: only ${dirs:-?} directories known (the kernel dropped them?)"
 	fi
+	memory "$line"
 
 	echo "== $name: changes deep in the tree, behind the mount"
 	deep1=$(sed -n "$((NDIRS / 2))s#^$backing/##p" "$tmp/dirs")

@@ -44,11 +44,40 @@ static struct ws_node *find_ident(struct ws_nodes *t, const struct ws_ident *k)
 	return NULL;
 }
 
+/* glibc's bookkeeping per allocated block, counted with each node. */
+#define MALLOC_OVERHEAD 16u
+
+/* Caller holds the lock (or owns the table): bring the tally up to date
+ * with the table's count and bucket arrays. */
+static void tally_update(struct ws_nodes *t)
+{
+	size_t nodes = t->by_id.count;
+	size_t bytes = nodes * (sizeof(struct ws_node) + MALLOC_OVERHEAD) +
+	               (t->by_id.mask + 1 + t->by_ident.mask + 1) * sizeof(void *);
+
+	if (!t->tally)
+		return;
+	atomic_fetch_add(&t->tally->nodes, nodes - t->tallied_nodes);
+	atomic_fetch_add(&t->tally->bytes, bytes - t->tallied_bytes);
+	t->tallied_nodes = nodes;
+	t->tallied_bytes = bytes;
+}
+
+void ws_nodes_set_tally(struct ws_nodes *t, struct ws_nodes_tally *tally)
+{
+	pthread_mutex_lock(&t->lock);
+	t->tally = tally;
+	atomic_fetch_add(&tally->sessions, 1);
+	tally_update(t);
+	pthread_mutex_unlock(&t->lock);
+}
+
 static void link_node(struct ws_nodes *t, struct ws_node *n)
 {
 	ws_htab_insert(&t->by_id, &n->by_id, ws_hash_u64(n->id));
 	ws_htab_insert(&t->by_ident, &n->by_ident, ident_hash(&n->ident));
 	n->linked = 1;
+	tally_update(t);
 }
 
 static void unlink_node(struct ws_nodes *t, struct ws_node *n)
@@ -56,6 +85,7 @@ static void unlink_node(struct ws_nodes *t, struct ws_node *n)
 	ws_htab_remove(&t->by_id, &n->by_id);
 	ws_htab_remove(&t->by_ident, &n->by_ident);
 	n->linked = 0;
+	tally_update(t);
 }
 
 static void free_node(struct ws_nodes *t, struct ws_node *n)
@@ -109,6 +139,12 @@ void ws_nodes_release(struct ws_nodes *t)
 {
 	/* Unlinked-but-pinned nodes cannot exist here: pins belong to
 	 * operations and handles, which end before the table does. */
+	if (t->tally) {
+		atomic_fetch_sub(&t->tally->nodes, t->tallied_nodes);
+		atomic_fetch_sub(&t->tally->bytes, t->tallied_bytes);
+		atomic_fetch_sub(&t->tally->sessions, 1);
+		t->tally = NULL;
+	}
 	ws_htab_drain(&t->by_id, drain_one, t);
 	ws_htab_release(&t->by_id);
 	ws_htab_release(&t->by_ident);

@@ -183,6 +183,7 @@ static int hello(struct ws_session *s, struct ws_req *r)
 	}
 	s->exp = ex;
 	s->ready = 1;
+	ws_nodes_set_tally(&s->nodes, &ex->tally);
 	ws_nodes_ref_root(&s->nodes);
 	caps = h->caps & be->ops->caps;
 	/* The core answers EXPORTS and RESUME itself, whatever the backend,

@@ -5,6 +5,7 @@
  * the change hubs (events.c); nothing in the core calls it.
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,19 @@ unsigned ws_server_sessions(struct ws_server *srv)
 	n = srv->nlive;
 	pthread_mutex_unlock(&srv->lock);
 	return n;
+}
+
+void ws_server_export_stats(struct ws_server *srv, size_t i, struct ws_export_stats *out)
+{
+	struct ws_nodes_tally *t;
+
+	memset(out, 0, sizeof(*out));
+	if (i >= srv->nexports)
+		return;
+	t = &srv->exports[i].tally;
+	out->sessions = atomic_load(&t->sessions);
+	out->nodes = atomic_load(&t->nodes);
+	out->bytes = atomic_load(&t->bytes);
 }
 
 void ws_server_free(struct ws_server *srv)

@@ -25,6 +25,7 @@
 #define WS_NODES_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,15 @@ struct ws_node {
 	struct ws_bnode *bnode;     /* immutable while the node exists */
 };
 
+/* What the node tables of every session on one export hold together (the
+ * SIGUSR1 log line): updated by each table as it links and unlinks nodes,
+ * read without its lock. */
+struct ws_nodes_tally {
+	_Atomic size_t sessions;
+	_Atomic size_t nodes;
+	_Atomic size_t bytes;       /* the nodes and the tables' buckets */
+};
+
 struct ws_nodes {
 	pthread_mutex_t lock;
 	struct ws_htab by_id;
@@ -52,14 +62,20 @@ struct ws_nodes {
 	struct ws_node *root;
 	uint64_t next_id;
 	uint64_t gen;
+	struct ws_nodes_tally *tally;   /* or NULL */
+	size_t tallied_nodes;           /* this table's share of it */
+	size_t tallied_bytes;
 };
 
 /* Set up the table around the export root; takes `root`. 0 or -FSB_ENOMEM
  * (root is then forgotten). */
 int ws_nodes_init(struct ws_nodes *t, struct ws_backend *be, uint64_t gen,
                   struct ws_bnode *root, const struct ws_ident *root_ident);
-/* Free every node, pinned or not: only once nothing runs on the table. */
+/* Free every node, pinned or not: only once nothing runs on the table.
+ * Its share leaves the tally. */
 void ws_nodes_release(struct ws_nodes *t);
+/* Count this table in `tally` from now on (once, right after init). */
+void ws_nodes_set_tally(struct ws_nodes *t, struct ws_nodes_tally *tally);
 
 /*
  * Take one lookup reference on the node for `ident`, creating it around

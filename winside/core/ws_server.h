@@ -55,6 +55,14 @@ int ws_server_add(struct ws_server *srv, struct ws_stream *st);
 void ws_server_reap(struct ws_server *srv);
 /* Sessions being served (not yet ended). */
 unsigned ws_server_sessions(struct ws_server *srv);
+/* What the sessions of export number `i` (in the order given) hold: their
+ * node tables' nodes and bytes. A snapshot, taken without stopping them. */
+struct ws_export_stats {
+	size_t sessions;
+	size_t nodes;
+	size_t bytes;
+};
+void ws_server_export_stats(struct ws_server *srv, size_t i, struct ws_export_stats *out);
 /* Shut every connection, let their requests drain, close all handles and
  * nodes, stop the workers, destroy the backends, free. */
 void ws_server_free(struct ws_server *srv);

@@ -97,6 +97,7 @@ struct ws_srv_export {
 	char *canonical;
 	struct ws_backend *be;
 	struct ws_events *events;       /* NULL when the backend cannot watch */
+	struct ws_nodes_tally tally;    /* its sessions' node tables */
 };
 
 struct ws_server {

@@ -109,6 +109,18 @@ void ws_posix_backend_stats(struct ws_backend *be, struct ws_posix_stats *out)
 	             pb->handle_bytes + (pb->objs.mask + 1) * sizeof(void *);
 	out->handles = pb->handles;
 	pthread_mutex_unlock(&pb->obj_lock);
+	out->watched = atomic_load(&pb->watch_dirs);
+	out->polled = atomic_load(&pb->watch_polled);
+	out->watch_bytes = atomic_load(&pb->watch_bytes);
+}
+
+void ws__posix_watch_tally(struct ws_backend *be, size_t dirs, size_t polled, size_t bytes)
+{
+	struct posix_be *pb = (struct posix_be *)be;
+
+	atomic_store(&pb->watch_dirs, dirs);
+	atomic_store(&pb->watch_polled, polled);
+	atomic_store(&pb->watch_bytes, bytes);
 }
 
 static void posix_destroy(struct ws_backend *be)

@@ -98,6 +98,10 @@ struct posix_be {
 	/* Bumped when a directory may have left the export (watch_batch.c
 	 * and our own renames): every proof older is redone. */
 	_Atomic uint64_t moves;
+	/* What the watcher holds, as it last told (ws__posix_watch_tally). */
+	_Atomic size_t watch_dirs;
+	_Atomic size_t watch_polled;
+	_Atomic size_t watch_bytes;
 };
 
 #define PROC_FD_LEN 32

@@ -275,6 +275,21 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Tell the backend what the watcher holds: every wdir with its name, the
+ * three tables' buckets, the polled paths, the read buffer and the batch
+ * arrays (glibc's 16 bytes counted for each block). */
+static void publish(struct ws_watch *w)
+{
+	size_t dirs = w->by_wd.count;
+	size_t bytes = dirs * (sizeof(struct wdir) + 2 * 16) + w->name_bytes +
+	               (w->by_wd.mask + 1 + w->by_name.mask + 1 + w->by_ident.mask + 1 +
+	                w->seen.mask + 1) * sizeof(void *) +
+	               w->polled_bytes + w->npolled * 16 + READ_BUF_SIZE +
+	               w->cap * (sizeof(*w->ch) + sizeof(*w->off)) + w->acap;
+
+	ws__posix_watch_tally(w->be, dirs, w->npolled, bytes);
+}
+
 static void *watch_main(void *arg)
 {
 	struct ws_watch *w = arg;
@@ -311,6 +326,7 @@ static void *watch_main(void *arg)
 			ws__watch_batch_flush(w);
 			next_poll = 0;
 		}
+		publish(w);
 	}
 	return NULL;
 }
@@ -397,6 +413,7 @@ int ws__posix_watch_start(struct ws_backend *be, ws_change_fn fn, void *ctx,
 	/* Synchronously, so that a client told "events on" misses nothing
 	 * made after its HELLO. */
 	ws__watch_scan(w, w->root, 0);
+	publish(w);
 	if (pthread_create(&w->thread, NULL, watch_main, w)) {
 		rc = -FSB_EAGAIN;
 		goto out;
@@ -420,10 +437,10 @@ void ws__posix_watch_stop(struct ws_backend *be, struct ws_watch *w)
 {
 	uint64_t one = 1;
 
-	(void)be;
 	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
 	if (write(w->efd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 		ws_log(WS_LOG_ERROR, "watcher: cannot wake the watcher thread: %s", strerror(errno));
 	pthread_join(w->thread, NULL);
 	watch_free(w);
+	ws__posix_watch_tally(be, 0, 0, 0);
 }

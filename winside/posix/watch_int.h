@@ -77,6 +77,9 @@ struct ws_watch {
 	/* Directories the watch limit left unwatched (watch_poll.c). */
 	struct polled *polled;
 	size_t npolled;
+	/* For the stats: the wdirs' names and the polled paths. */
+	size_t name_bytes;
+	size_t polled_bytes;
 
 	/* A MOVED_FROM waiting for its MOVED_TO. */
 	int have_from;

@@ -134,6 +134,7 @@ void ws__watch_poll_add(struct ws_watch *w, struct wdir *parent, const char *nam
 	p->next = w->polled;
 	w->polled = p;
 	w->npolled++;
+	w->polled_bytes += sizeof(*p) + len + 1;
 }
 
 /* One period: a RESCAN for every polled subtree that changed. */
@@ -151,6 +152,7 @@ void ws__watch_poll_run(struct ws_watch *w)
 			/* Gone (or moved: where it went is watched, or polled
 			 * on its own). */
 			*pp = p->next;
+			w->polled_bytes -= sizeof(*p) + p->len + 1;
 			free(p);
 			w->npolled--;
 			continue;
@@ -168,4 +170,5 @@ void ws__watch_poll_free(struct ws_watch *w)
 		free(p);
 	}
 	w->npolled = 0;
+	w->polled_bytes = 0;
 }

@@ -105,9 +105,12 @@ int ws__watch_place(struct ws_watch *w, struct wdir *d, struct wdir *parent, con
 	ws__watch_detach(w, d);
 	if (d->parent)
 		d->parent->nchildren--;
+	if (d->name)
+		w->name_bytes -= d->namelen + 1;
 	free(d->name);
 	d->name = copy;
 	d->namelen = len;
+	w->name_bytes += len + 1;
 	d->parent = parent;
 	if (parent) {
 		parent->nchildren++;
@@ -137,6 +140,8 @@ void ws__watch_wdir_free(struct ws_watch *w, struct wdir *d)
 		w->fd_dir = NULL;
 		w->fd = -1;
 	}
+	if (d->name)
+		w->name_bytes -= d->namelen + 1;
 	free(d->name);
 	free(d);
 }

@@ -26,6 +26,9 @@ struct ws_posix_stats {
 	size_t fds_pinned;      /* the root's and files' losing their last name */
 	size_t bytes;           /* allocated for the nodes */
 	int handles;            /* nodes are re-opened by file handle */
+	size_t watched;         /* directories with an inotify watch */
+	size_t polled;          /* subtrees polled (the watch limit) */
+	size_t watch_bytes;     /* allocated for them */
 };
 void ws_posix_backend_stats(struct ws_backend *be, struct ws_posix_stats *out);
 
@@ -53,5 +56,7 @@ void ws__posix_objs_renamed(struct ws_backend *be, const struct ws_ident *dir, c
 int ws__posix_watch_start(struct ws_backend *be, ws_change_fn fn, void *ctx,
                           struct ws_watch **out);
 void ws__posix_watch_stop(struct ws_backend *be, struct ws_watch *w);
+/* watch.c tells the backend what the watcher holds, for its stats. */
+void ws__posix_watch_tally(struct ws_backend *be, size_t dirs, size_t polled, size_t bytes);
 
 #endif
