@@ -279,6 +279,7 @@ int fb_mount_run(struct fb_mount_opts *o)
 	memset(&ccfg, 0, sizeof(ccfg));
 	ccfg.fd = fd;
 	ccfg.is_tcp = is_tcp;
+	ccfg.csum = fb_session_csum(&fs.server);
 	ccfg.peer = server;
 	ccfg.heartbeat_ms = HEARTBEAT_MS;
 	ccfg.dead_ms = DEAD_MS;

@@ -125,6 +125,11 @@ int fsb_frame_check_mode(const uint8_t *buf, size_t avail, uint32_t *frame_len,
 	return kind < 0 ? kind : 0;
 }
 
+void fsb_frame_seal(uint8_t *frame, size_t len, enum fsb_csum mode)
+{
+	fsb__poke_u64(frame + 8, frame_csum(frame, len, mode));
+}
+
 int fsb_frame_check(const uint8_t *buf, size_t avail, uint32_t *frame_len)
 {
 	return fsb_frame_check_mode(buf, avail, frame_len, FSB_CSUM_XXH3);

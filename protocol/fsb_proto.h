@@ -705,6 +705,9 @@ int fsb_frame_check_mode(const uint8_t *buf, size_t avail, uint32_t *frame_len,
 int fsb_msg_encode_mode(struct fsb_wbuf *wb, const struct fsb_msg *m, enum fsb_csum mode);
 int fsb_msg_decode_mode(const uint8_t *frame, size_t len, struct fsb_msg *m,
                         enum fsb_csum mode);
+/* Set the checksum of an encoded frame of `len` (>= FSB_HDR_SIZE) bytes
+ * for `mode`: a frame encoded for one connection, sent on another. */
+void fsb_frame_seal(uint8_t *frame, size_t len, enum fsb_csum mode);
 
 /*
  * A READ success reply whose data is written in place, without a copy:
