@@ -83,8 +83,9 @@ int fb_conn_submit(struct fb_conn *c, struct fb_call *call, struct fsb_msg *m)
 	call->next = NULL;
 	call->answered = 0;
 	call->written = 0;
+	call->csum = (uint8_t)atomic_load(&c->csum);
 	fsb_wbuf_init(&call->wb);
-	err = fsb_msg_encode(&call->wb, m);
+	err = fsb_msg_encode_mode(&call->wb, m, call->csum);
 	if (err < 0) {
 		fsb_wbuf_release(&call->wb);
 		return -fsb_status_to_errno(err);
@@ -150,7 +151,7 @@ uint64_t fb_conn_take_ids(struct fb_conn *c, uint64_t n)
 	return atomic_fetch_add(&c->next_id, n);
 }
 
-int fb_conn_attach(struct fb_conn *c, int fd, int is_tcp)
+int fb_conn_attach(struct fb_conn *c, int fd, int is_tcp, enum fsb_csum csum)
 {
 	uint64_t seq;
 	int rc;
@@ -163,6 +164,7 @@ int fb_conn_attach(struct fb_conn *c, int fd, int is_tcp)
 	}
 	c->attach_fd = fd;
 	c->attach_is_tcp = is_tcp;
+	c->attach_csum = csum;
 	seq = c->attaches;
 	uv_async_send(&c->wake);
 	/* So that what the caller does next (a rescan) finds it connected. */
@@ -220,7 +222,8 @@ static void on_write(uv_write_t *req, int status)
 }
 
 /* Encode the queued forgets into wb, FORGET_BATCH_MAX items per frame. */
-static void encode_forgets(struct fsb_wbuf *wb, struct fsb_forget_item *items, size_t n)
+static void encode_forgets(struct fb_conn *c, struct fsb_wbuf *wb, struct fsb_forget_item *items,
+                           size_t n)
 {
 	size_t off = 0;
 
@@ -232,7 +235,7 @@ static void encode_forgets(struct fsb_wbuf *wb, struct fsb_forget_item *items, s
 		m.op = FSB_OP_FORGET;
 		m.u.forget.count = (uint32_t)k;
 		m.u.forget.items = items + off;
-		if (fsb_msg_encode(wb, &m) < 0)
+		if (fsb_msg_encode_mode(wb, &m, atomic_load(&c->csum)) < 0)
 			fb_warn("cannot encode FORGET of %zu nodes", k);
 		off += k;
 	}
@@ -263,9 +266,17 @@ void fb__conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
 	}
 	if (w->own.len)
 		w->bufs[nb++] = uv_buf_init((char *)w->own.data, (unsigned)w->own.len);
-	for (i = 0; i < ncalls; i++)
-		w->bufs[nb++] = uv_buf_init((char *)calls[i]->wb.data,
-		                            (unsigned)calls[i]->wb.len);
+	for (i = 0; i < ncalls; i++) {
+		struct fb_call *call = calls[i];
+		int mode = atomic_load(&c->csum);
+
+		/* Encoded before a reconnect to a session of the other mode. */
+		if (call->csum != mode) {
+			fsb_frame_seal(call->wb.data, call->wb.len, mode);
+			call->csum = (uint8_t)mode;
+		}
+		w->bufs[nb++] = uv_buf_init((char *)call->wb.data, (unsigned)call->wb.len);
+	}
 	if (nb == 0) {
 		wreq_free(w);
 		return;
@@ -301,6 +312,7 @@ static void on_wake(uv_async_t *h)
 	enum conn_state state;
 	struct fsb_wbuf own;
 	int afd = -1, atcp = 0;
+	enum fsb_csum acsum = FSB_CSUM_XXH3;
 
 	pthread_mutex_lock(&c->lock);
 	state = c->state;
@@ -308,6 +320,7 @@ static void on_wake(uv_async_t *h)
 	    c->attach_fd >= 0) {
 		afd = c->attach_fd;
 		atcp = c->attach_is_tcp;
+		acsum = c->attach_csum;
 		c->attach_fd = -1;
 	}
 	if (state != CONN_DOWN) {
@@ -332,7 +345,7 @@ static void on_wake(uv_async_t *h)
 		/* Forgets died with the old session. */
 		free(forgets);
 		fb__fail_call_list(list, -EIO);     /* FAILING: came in before the attach */
-		fb__conn_attach(c, afd, atcp);
+		fb__conn_attach(c, afd, atcp, acsum);
 		return;
 	}
 	if (state == CONN_DOWN) {
@@ -355,7 +368,7 @@ static void on_wake(uv_async_t *h)
 
 	fsb_wbuf_init(&own);
 	if (nforgets)
-		encode_forgets(&own, forgets, nforgets);
+		encode_forgets(c, &own, forgets, nforgets);
 	free(forgets);
 
 	for (call = list; call; call = call->next)
@@ -401,6 +414,7 @@ int fb_conn_new(struct fb_conn **out, const struct fb_conn_config *cfg)
 	}
 	c->fd = cfg->fd;
 	c->is_tcp = cfg->is_tcp;
+	atomic_init(&c->csum, cfg->csum);
 	snprintf(c->peer, sizeof(c->peer), "%s", cfg->peer ? cfg->peer : "server");
 	c->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 5000;
 	c->dead_ms = cfg->dead_ms ? cfg->dead_ms : 15000;

@@ -65,6 +65,7 @@ struct fb_call {
 	uint8_t written;             /* loop thread only */
 	uint8_t retried;             /* sent again after a reconnect: the
 	                              * server before may have done it */
+	uint8_t csum;                /* enum fsb_csum the frame was sealed for */
 	struct fsb_wbuf wb;
 	fb_call_cb cb;
 	void (*release)(struct fb_call *call);
@@ -77,6 +78,7 @@ struct fb_call {
 struct fb_conn_config {
 	int fd;                      /* connected stream socket; the conn owns it */
 	int is_tcp;
+	enum fsb_csum csum;          /* FSB_CSUM_NONE with FSB_CAP_NO_CSUM */
 	const char *peer;            /* address text, for log lines */
 	unsigned heartbeat_ms;       /* PING interval */
 	unsigned dead_ms;            /* silence that declares the peer dead */
@@ -129,10 +131,11 @@ int fb_conn_is_dead(struct fb_conn *c);
 uint64_t fb_conn_take_ids(struct fb_conn *c, uint64_t n);
 
 /* Hand over a connected, resumed socket (any thread but the loop's) and
- * wait until the loop thread has taken it over. The conn owns fd from
- * here: 0 once requests flow on it, -EIO if it failed at once (the loss
- * is reported through on_down again), -ESHUTDOWN when stopping. */
-int fb_conn_attach(struct fb_conn *c, int fd, int is_tcp);
+ * wait until the loop thread has taken it over; csum is its session's.
+ * The conn owns fd from here: 0 once requests flow on it, -EIO if it
+ * failed at once (the loss is reported through on_down again),
+ * -ESHUTDOWN when stopping. */
+int fb_conn_attach(struct fb_conn *c, int fd, int is_tcp, enum fsb_csum csum);
 
 void fb_conn_get_stats(struct fb_conn *c, struct fb_conn_stats *out);
 

@@ -217,7 +217,7 @@ void fb__conn_on_tick(uv_timer_t *t)
 
 /* Loop thread: take over a resumed socket and send what waited: the held
  * calls again, in their order, then the queued ones. */
-void fb__conn_attach(struct fb_conn *c, int fd, int is_tcp)
+void fb__conn_attach(struct fb_conn *c, int fd, int is_tcp, enum fsb_csum csum)
 {
 	struct fb_call *list, *queued, **tail, *call, **calls = NULL;
 	struct fsb_wbuf own;
@@ -225,6 +225,7 @@ void fb__conn_attach(struct fb_conn *c, int fd, int is_tcp)
 	int err;
 
 	c->is_tcp = is_tcp;
+	atomic_store(&c->csum, csum);
 	if (is_tcp) {
 		uv_tcp_init(&c->loop, &c->sock.tcp);
 		err = uv_tcp_open(&c->sock.tcp, fd);

@@ -43,6 +43,10 @@ struct fb_conn {
 	int thread_started;
 	int fd;                 /* until handed to libuv */
 	int is_tcp;
+	/* The current socket's enum fsb_csum: written by the loop thread
+	 * (attach), read by workers encoding. A frame sealed for another
+	 * socket's mode is sealed again when written. */
+	atomic_int csum;
 	char peer[160];
 	unsigned heartbeat_ms;
 	unsigned dead_ms;
@@ -64,6 +68,7 @@ struct fb_conn {
 	size_t forgets_cap;
 	int attach_fd;          /* a resumed socket to take over, or -1 */
 	int attach_is_tcp;
+	enum fsb_csum attach_csum;
 	uint64_t attaches;      /* attach attempts finished (or given up) */
 	pthread_cond_t attached;
 	uint64_t reconnects, retried;
@@ -98,7 +103,7 @@ void fb__conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)
 /* Complete every call of the list with err (they will never be written). */
 void fb__fail_call_list(struct fb_call *list, int err);
 void fb__conn_on_tick(uv_timer_t *t);
-void fb__conn_attach(struct fb_conn *c, int fd, int is_tcp);
+void fb__conn_attach(struct fb_conn *c, int fd, int is_tcp, enum fsb_csum csum);
 void fb__conn_teardown(struct fb_conn *c);
 
 /* conn_rx.c */

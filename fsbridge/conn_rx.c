@@ -58,7 +58,7 @@ void fb__conn_on_heartbeat(uv_timer_t *t)
 void fb__conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct fb_conn *c = h->data;
-	size_t want = c->rx_len + RX_CHUNK;
+	size_t want = c->rx_len + RX_CHUNK, give;
 
 	(void)suggested;
 	if (c->rx_need > c->rx_len && c->rx_need + RX_CHUNK > want)
@@ -72,7 +72,13 @@ void fb__conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		c->rx = n;
 		c->rx_cap = want;
 	}
-	*buf = uv_buf_init((char *)c->rx + c->rx_len, (unsigned)(c->rx_cap - c->rx_len));
+	give = c->rx_cap - c->rx_len;
+	/* The rest of a large frame (a READ reply) and no more: the read
+	 * then ends where the frame does, and no part of the next one has
+	 * to be moved to the front of the buffer afterwards. */
+	if (c->rx_need > c->rx_len && c->rx_need - c->rx_len >= RX_CHUNK / 4)
+		give = c->rx_need - c->rx_len;
+	*buf = uv_buf_init((char *)c->rx + c->rx_len, (unsigned)give);
 }
 
 static void answer_ping(struct fb_conn *c, const struct fsb_msg *req)
@@ -86,24 +92,25 @@ static void answer_ping(struct fb_conn *c, const struct fsb_msg *req)
 	m.id = req->id;
 	m.u.ping.nonce = req->u.ping.nonce;
 	fsb_wbuf_init(&own);
-	if (fsb_msg_encode(&own, &m) < 0) {
+	if (fsb_msg_encode_mode(&own, &m, atomic_load(&c->csum)) < 0) {
 		fsb_wbuf_release(&own);
 		return;
 	}
 	fb__conn_write(c, NULL, 0, &own);
 }
 
-/* One whole, checksum-valid frame. Returns 0, or -1 once the connection
- * has been failed. */
+/* One whole frame, not yet checked beyond its length: decoding checks
+ * the rest, checksum included, in one pass. Returns 0, or -1 once the
+ * connection has been failed. */
 static int handle_frame(struct fb_conn *c, const uint8_t *frame, uint32_t len)
 {
 	struct fb_call *call;
 	struct fsb_msg m;
 	int err;
 
-	err = fsb_msg_decode(frame, len, &m);
+	err = fsb_msg_decode_mode(frame, len, &m, atomic_load(&c->csum));
 	if (err < 0) {
-		fb__conn_fail(c, 1, "malformed frame from the server: %s", fsb_strerror(err));
+		fb__conn_fail(c, 1, "corrupt frame from the server: %s", fsb_strerror(err));
 		return -1;
 	}
 
@@ -164,16 +171,21 @@ void fb__conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	c->last_rx_ms = uv_now(&c->loop);
 
 	while (c->sock_open && off < c->rx_len) {
+		size_t avail = c->rx_len - off;
 		uint32_t flen = 0;
-		int err = fsb_frame_check(c->rx + off, c->rx_len - off, &flen);
+		/* Magic and length from the first 8 bytes; the frame's
+		 * checksum is left to the decoder, which checks it anyway. */
+		int err = fsb_frame_check_mode(c->rx + off, avail < 8 ? avail : 8, &flen,
+		                               atomic_load(&c->csum));
 
-		if (err == -FSB_EFRAME_SHORT) {
+		if (err != -FSB_EFRAME_SHORT) {
+			fb__conn_fail(c, 1, "corrupt frame from the server: %s",
+			              fsb_strerror(err ? err : -FSB_EFRAME_UNDERSIZE));
+			return;
+		}
+		if (avail < flen) {
 			c->rx_need = flen;
 			break;
-		}
-		if (err < 0) {
-			fb__conn_fail(c, 1, "corrupt frame from the server: %s", fsb_strerror(err));
-			return;
 		}
 		if (handle_frame(c, c->rx + off, flen) < 0)
 			return;

@@ -8,6 +8,7 @@ fsbridge_fsbridge_SOURCES = \
 	fsbridge/options.c fsbridge/options.h \
 	fsbridge/session.c fsbridge/session.h \
 	fsbridge/resume.c fsbridge/resume.h fsbridge/fhs.c fsbridge/fhs.h \
+	fsbridge/readahead.c fsbridge/readahead.h \
 	fsbridge/conn.c fsbridge/conn_down.c fsbridge/conn_rx.c fsbridge/conn.h fsbridge/conn_int.h \
 	fsbridge/fuse_ops.c fsbridge/fuse_ops.h fsbridge/ops_int.h \
 	fsbridge/replay_view.c fsbridge/lazy.c \

@@ -31,6 +31,7 @@
 #include "localserver.h"
 #include "log.h"
 #include "mount.h"
+#include "readahead.h"
 #include "session.h"
 
 #ifndef STATX_ATTR_MOUNT_ROOT
@@ -159,6 +160,7 @@ int fb_mount_run(struct fb_mount_opts *o)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config loop_cfg = { .clone_fd = 0, .max_idle_threads = 16 };
 	struct fb_conn_config ccfg;
+	struct fb_readahead ra = { .started = 0 };
 	struct fb_local local;
 	struct fuse_session *se = NULL;
 	struct fb_fs fs;
@@ -279,6 +281,7 @@ int fb_mount_run(struct fb_mount_opts *o)
 	memset(&ccfg, 0, sizeof(ccfg));
 	ccfg.fd = fd;
 	ccfg.is_tcp = is_tcp;
+	ccfg.csum = fb_session_csum(&fs.server);
 	ccfg.peer = server;
 	ccfg.heartbeat_ms = HEARTBEAT_MS;
 	ccfg.dead_ms = DEAD_MS;
@@ -339,6 +342,7 @@ int fb_mount_run(struct fb_mount_opts *o)
 		fb_conn_stop(fs.conn);
 		goto out_unmount;
 	}
+	fb_readahead_start(&ra, mp, FB_READAHEAD_KB);
 	rc = fuse_session_loop_mt(se, &loop_cfg);
 	status = rc < 0 ? 1 : 0;
 	if (rc < 0)
@@ -358,6 +362,9 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
+	/* After the device is closed: a stat still waiting for the mount
+	 * to answer fails then. */
+	fb_readahead_join(&ra);
 out_args:
 	fuse_opt_free_args(&args);
 out_conn:

@@ -294,7 +294,7 @@ static void plan_release(struct plan *p)
 
 /* Answer a PING from the server while we wait; other pushes are dropped:
  * the rescan after the attach covers what they said. */
-static int answer_ping(int fd, const struct fsb_msg *req)
+static int answer_ping(int fd, const struct fsb_msg *req, enum fsb_csum csum)
 {
 	struct fsb_wbuf wb;
 	struct fsb_msg m;
@@ -306,7 +306,7 @@ static int answer_ping(int fd, const struct fsb_msg *req)
 	m.id = req->id;
 	m.u.ping.nonce = req->u.ping.nonce;
 	fsb_wbuf_init(&wb);
-	rc = fsb_msg_encode(&wb, &m);
+	rc = fsb_msg_encode_mode(&wb, &m, csum);
 	if (rc == 0)
 		rc = fsb_net_write_all(fd, wb.data, wb.len);
 	fsb_wbuf_release(&wb);
@@ -314,9 +314,9 @@ static int answer_ping(int fd, const struct fsb_msg *req)
 }
 
 /* Send one RESUME frame of items [off, off+n) and apply its answer. */
-static int resume_frame(struct fb_resume *r, int fd, const struct fsb_resume_item *items,
-                        size_t n, uint64_t id, size_t *lost_nodes, size_t *lost_handles,
-                        char *err, size_t errlen)
+static int resume_frame(struct fb_resume *r, int fd, enum fsb_csum csum,
+                        const struct fsb_resume_item *items, size_t n, uint64_t id,
+                        size_t *lost_nodes, size_t *lost_handles, char *err, size_t errlen)
 {
 	struct fsb_wbuf wb;
 	struct fsb_msg m;
@@ -332,7 +332,7 @@ static int resume_frame(struct fb_resume *r, int fd, const struct fsb_resume_ite
 	m.u.resume.count = (uint32_t)n;
 	m.u.resume.items = (struct fsb_resume_item *)items;
 	fsb_wbuf_init(&wb);
-	rc = fsb_msg_encode(&wb, &m);
+	rc = fsb_msg_encode_mode(&wb, &m, csum);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot encode RESUME: %s", fsb_strerror(rc));
 		fsb_wbuf_release(&wb);
@@ -345,7 +345,7 @@ static int resume_frame(struct fb_resume *r, int fd, const struct fsb_resume_ite
 		return rc;
 	}
 	for (;;) {
-		rc = fsb_net_read_frame(fd, &buf, &cap, &len, &ferr);
+		rc = fsb_net_read_frame_mode(fd, &buf, &cap, &len, &ferr, csum);
 		if (rc != 0) {
 			snprintf(err, errlen, "reading the RESUME answer: %s",
 			         rc == 1 ? "the server closed the connection"
@@ -354,14 +354,14 @@ static int resume_frame(struct fb_resume *r, int fd, const struct fsb_resume_ite
 			free(buf);
 			return rc == 1 ? -ECONNRESET : rc;
 		}
-		rc = fsb_msg_decode(buf, len, &m);
+		rc = fsb_msg_decode_mode(buf, len, &m, csum);
 		if (rc < 0) {
 			snprintf(err, errlen, "malformed frame during RESUME: %s", fsb_strerror(rc));
 			free(buf);
 			return -EPROTO;
 		}
 		if (!(m.flags & (FSB_F_REPLY | FSB_F_PUSH)) && m.op == FSB_OP_PING) {
-			rc = answer_ping(fd, &m);
+			rc = answer_ping(fd, &m, csum);
 			fsb_msg_release(&m);
 			if (rc < 0) {
 				free(buf);
@@ -415,7 +415,8 @@ static int resume_frame(struct fb_resume *r, int fd, const struct fsb_resume_ite
  * Resume the session on fd. 0 with the counts, or -errno with a sentence
  * (the socket is then useless: close it and try again).
  */
-static int resume_session(struct fb_resume *r, int fd, char *err, size_t errlen)
+static int resume_session(struct fb_resume *r, int fd, enum fsb_csum csum, char *err,
+                          size_t errlen)
 {
 	struct timeval tv = { .tv_sec = RESUME_TIMEOUT_S };
 	size_t lost_nodes = 0, lost_handles = 0, off = 0, nodes;
@@ -435,7 +436,7 @@ static int resume_session(struct fb_resume *r, int fd, char *err, size_t errlen)
 	do {
 		size_t n = p.nitems - off < FSB_RESUME_MAX ? p.nitems - off : FSB_RESUME_MAX;
 
-		rc = resume_frame(r, fd, p.items + off, n, fb_conn_take_ids(r->fs->conn, 1),
+		rc = resume_frame(r, fd, csum, p.items + off, n, fb_conn_take_ids(r->fs->conn, 1),
 		                  &lost_nodes, &lost_handles, err, errlen);
 		off += n;
 	} while (rc == 0 && off < p.nitems);
@@ -528,7 +529,7 @@ static int reconnect(struct fb_resume *r)
 			return -1;
 		}
 		if (fd >= 0) {
-			rc = resume_session(r, fd, err, sizeof(err));
+			rc = resume_session(r, fd, fb_session_csum(&srv), err, sizeof(err));
 			set_busy(r, -1);
 			if (rc < 0) {
 				close(fd);
@@ -558,7 +559,7 @@ static int reconnect(struct fb_resume *r)
 			}
 			continue;
 		}
-		rc = fb_conn_attach(fs->conn, fd, is_tcp);
+		rc = fb_conn_attach(fs->conn, fd, is_tcp, fb_session_csum(&srv));
 		if (rc == -ESHUTDOWN)
 			return 1;
 		if (rc < 0) {

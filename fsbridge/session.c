@@ -111,6 +111,10 @@ int fb_session_open_ex(const char *addr, const char *token, const char *export_p
 		return rc;
 	}
 	*is_tcp = a.kind == FSB_ADDR_TCP;
+	/* Only a Unix socket or vsock delivers every byte as sent; over TCP
+	 * the checksum is the one guard against corruption in transit. */
+	if (a.kind != FSB_ADDR_UNIX && a.kind != FSB_ADDR_VSOCK)
+		caps &= ~(uint64_t)FSB_CAP_NO_CSUM;
 
 	fd = fsb_net_connect(&a, why, sizeof(why));
 	if (fd < 0) {
@@ -186,6 +190,11 @@ int fb_session_open_ex(const char *addr, const char *token, const char *export_p
 	rc = hello_check(&m.u.hello_rep, addr, err, errlen);
 	if (rc < 0)
 		goto out_msg;
+	if ((m.u.hello_rep.caps & FSB_CAP_NO_CSUM) && !(caps & FSB_CAP_NO_CSUM)) {
+		snprintf(err, errlen, "server %s turned checksums off without being asked", addr);
+		rc = -EPROTO;
+		goto out_msg;
+	}
 
 	out->version = m.u.hello_rep.version;
 	out->caps = m.u.hello_rep.caps;

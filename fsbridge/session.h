@@ -14,7 +14,7 @@
 #define FB_CLIENT_CAPS (FSB_CAP_EVENTS | FSB_CAP_RENAME_NOREPLACE | \
                         FSB_CAP_RENAME_EXCHANGE | FSB_CAP_SYMLINKS | FSB_CAP_HARDLINKS | \
                         FSB_CAP_FALLOCATE | FSB_CAP_CREDS | FSB_CAP_RESUME | \
-                        FSB_CAP_EVENT_EDGES | FSB_CAP_DIRLIST)
+                        FSB_CAP_EVENT_EDGES | FSB_CAP_DIRLIST | FSB_CAP_NO_CSUM)
 
 struct fb_server {
 	uint32_t version;
@@ -28,12 +28,19 @@ struct fb_server {
 
 /*
  * Connect to `addr` (unix:/tcp:/vsock: text) and say HELLO with `token`
- * for `export_path`, asking for `caps` (FB_CLIENT_CAPS, or fewer). Returns the connected socket (blocking, no timeouts
+ * for `export_path`, asking for `caps` (FB_CLIENT_CAPS, or fewer; never
+ * FSB_CAP_NO_CSUM on TCP, whose integrity is not ours to assume). Returns the connected socket (blocking, no timeouts
  * left set) with *out filled and *is_tcp set, or a negative errno with a
  * sentence in err.
  */
 int fb_session_open(const char *addr, const char *token, const char *export_path, uint64_t caps,
                     struct fb_server *out, int *is_tcp, char *err, size_t errlen);
+
+/* How the session's frames after HELLO are checksummed. */
+static inline enum fsb_csum fb_session_csum(const struct fb_server *srv)
+{
+	return (srv->caps & FSB_CAP_NO_CSUM) ? FSB_CSUM_NONE : FSB_CSUM_XXH3;
+}
 
 /* The same, telling on_fd(arg, fd) the socket as soon as it is connected
  * (and on_fd(arg, -1) before it is closed on failure), so that another

@@ -90,7 +90,14 @@ void fsb_wbuf_reset(struct fsb_wbuf *wb)
 
 /* ---- frames --------------------------------------------------------------- */
 
-int fsb_frame_check(const uint8_t *buf, size_t avail, uint32_t *frame_len)
+/* The checksum field of the frame at buf (len bytes) under mode. */
+static uint64_t frame_csum(const uint8_t *buf, size_t len, enum fsb_csum mode)
+{
+	return mode == FSB_CSUM_NONE ? 0 : XXH3_64bits(buf + 16, len - 16);
+}
+
+int fsb_frame_check_mode(const uint8_t *buf, size_t avail, uint32_t *frame_len,
+                         enum fsb_csum mode)
 {
 	uint32_t len, dummy;
 	int kind;
@@ -110,10 +117,22 @@ int fsb_frame_check(const uint8_t *buf, size_t avail, uint32_t *frame_len)
 	*frame_len = len;
 	if (avail < len)
 		return -FSB_EFRAME_SHORT;
-	if (XXH3_64bits(buf + 16, len - 16) != fsb__peek_u64(buf + 8))
+	/* Without checksums the field must still be 0: a peer that
+	 * disagrees about the mode is caught at its first frame. */
+	if (frame_csum(buf, len, mode) != fsb__peek_u64(buf + 8))
 		return -FSB_EFRAME_CSUM;
 	kind = frame_kind(fsb__peek_u16(buf + 16), fsb__peek_u16(buf + 18));
 	return kind < 0 ? kind : 0;
+}
+
+void fsb_frame_seal(uint8_t *frame, size_t len, enum fsb_csum mode)
+{
+	fsb__poke_u64(frame + 8, frame_csum(frame, len, mode));
+}
+
+int fsb_frame_check(const uint8_t *buf, size_t avail, uint32_t *frame_len)
+{
+	return fsb_frame_check_mode(buf, avail, frame_len, FSB_CSUM_XXH3);
 }
 
 static fsb__dec_fn *decoder_for(int kind, const struct fsb_msg *m)
@@ -134,7 +153,7 @@ static fsb__enc_fn *encoder_for(int kind, const struct fsb_msg *m)
 	return m->status ? enc_error : oc->enc_rep;
 }
 
-int fsb_msg_encode(struct fsb_wbuf *wb, const struct fsb_msg *m)
+int fsb_msg_encode_mode(struct fsb_wbuf *wb, const struct fsb_msg *m, enum fsb_csum mode)
 {
 	struct fsb__wcur w;
 	size_t start = wb->len;
@@ -168,18 +187,81 @@ int fsb_msg_encode(struct fsb_wbuf *wb, const struct fsb_msg *m)
 	}
 	hdr = wb->data + start;
 	fsb__poke_u32(hdr, (uint32_t)(wb->len - start));
-	fsb__poke_u64(hdr + 8, XXH3_64bits(hdr + 16, wb->len - start - 16));
+	fsb__poke_u64(hdr + 8, frame_csum(hdr, wb->len - start, mode));
 	return 0;
 }
 
-int fsb_msg_decode(const uint8_t *frame, size_t len, struct fsb_msg *m)
+int fsb_msg_encode(struct fsb_wbuf *wb, const struct fsb_msg *m)
+{
+	return fsb_msg_encode_mode(wb, m, FSB_CSUM_XXH3);
+}
+
+/*
+ * READ replies filled in place. The frame is laid out as enc_read_rep
+ * would (header, u32 data length, data), so the finished frame is the
+ * one fsb_msg_encode gives for the same data: encoding stays unique.
+ */
+int fsb_read_rep_begin(struct fsb_wbuf *wb, uint64_t id, uint32_t size, uint8_t **data)
+{
+	struct fsb__wcur w;
+	size_t start = wb->len;
+	uint8_t *p;
+
+	*data = NULL;
+	if (wb->err)
+		return wb->err;
+	if (size > FSB_MAX_IO)
+		return -FSB_EFRAME_VALUE;
+	fsb__wcur_init(&w, wb);
+	fsb__put_u32(&w, 0);            /* len, set by fsb_read_rep_finish */
+	fsb__put_u32(&w, FSB_MAGIC);
+	fsb__put_u64(&w, 0);
+	fsb__put_u16(&w, FSB_OP_READ);
+	fsb__put_u16(&w, FSB_F_REPLY);
+	fsb__put_u32(&w, 0);
+	fsb__put_u64(&w, id);
+	fsb__put_u32(&w, size);
+	p = fsb__put_space(&w, size);
+	if (w.err) {
+		wb->len = start;
+		return w.err;
+	}
+	/* Where the data goes even for size 0 (no bytes are written). */
+	*data = p ? p : wb->data + wb->len;
+	return 0;
+}
+
+int fsb_read_rep_finish(struct fsb_wbuf *wb, size_t start, uint32_t got, enum fsb_csum mode)
+{
+	uint8_t *hdr;
+	size_t len;
+
+	if (wb->err)
+		return wb->err;
+	if (start > wb->len || wb->len - start < FSB_HDR_SIZE + 4)
+		return -FSB_EFRAME_LEN;
+	hdr = wb->data + start;
+	if (fsb__peek_u16(hdr + 16) != FSB_OP_READ || fsb__peek_u16(hdr + 18) != FSB_F_REPLY ||
+	    fsb__peek_u32(hdr + FSB_HDR_SIZE) != wb->len - start - FSB_HDR_SIZE - 4 ||
+	    got > fsb__peek_u32(hdr + FSB_HDR_SIZE))
+		return -FSB_EFRAME_VALUE;
+	len = FSB_HDR_SIZE + 4 + (size_t)got;
+	wb->len = start + len;
+	fsb__poke_u32(hdr, (uint32_t)len);
+	fsb__poke_u32(hdr + FSB_HDR_SIZE, got);
+	fsb__poke_u64(hdr + 8, frame_csum(hdr, len, mode));
+	return 0;
+}
+
+int fsb_msg_decode_mode(const uint8_t *frame, size_t len, struct fsb_msg *m,
+                        enum fsb_csum mode)
 {
 	struct fsb__cursor c;
 	uint32_t flen;
 	int err, kind;
 
 	memset(m, 0, sizeof(*m));
-	err = fsb_frame_check(frame, len, &flen);
+	err = fsb_frame_check_mode(frame, len, &flen, mode);
 	if (err)
 		return err;
 	if (flen != len)
@@ -212,6 +294,11 @@ int fsb_msg_decode(const uint8_t *frame, size_t len, struct fsb_msg *m)
 out_clear:
 	memset(m, 0, sizeof(*m));
 	return err;
+}
+
+int fsb_msg_decode(const uint8_t *frame, size_t len, struct fsb_msg *m)
+{
+	return fsb_msg_decode_mode(frame, len, m, FSB_CSUM_XXH3);
 }
 
 void fsb_msg_release(struct fsb_msg *m)

@@ -263,6 +263,11 @@ static uint8_t *reserve(struct fsb__wcur *w, size_t n)
 	return data;
 }
 
+uint8_t *fsb__put_space(struct fsb__wcur *w, size_t n)
+{
+	return reserve(w, n);
+}
+
 void fsb__put_u8(struct fsb__wcur *w, uint8_t v)
 {
 	uint8_t *p = reserve(w, 1);

@@ -72,6 +72,8 @@ void fsb__put_i64(struct fsb__wcur *w, int64_t v);
  * send what the peer must reject. */
 void fsb__put_str(struct fsb__wcur *w, struct fsb_str s, uint32_t max);
 void fsb__put_bytes(struct fsb__wcur *w, struct fsb_bytes b, uint32_t max);
+/* Append n bytes the caller fills in; returns where they go, or NULL. */
+uint8_t *fsb__put_space(struct fsb__wcur *w, size_t n);
 
 /* Raw little-endian access at `p`, for header fields whose bounds the
  * caller has already checked (the frame header, the len/csum patch-up). */

@@ -20,6 +20,9 @@
  *      FSB_CAP_EVENT_EDGES.
  *      READDIRPLUS by node, without an OPEN (fh 0), negotiated by
  *      FSB_CAP_DIRLIST.
+ *      Frames without a checksum (csum 0) after HELLO on transports that
+ *      guarantee integrity (Unix sockets, vsock, hvsocket), negotiated by
+ *      FSB_CAP_NO_CSUM.
  */
 #ifndef FSB_PROTO_H
 #define FSB_PROTO_H
@@ -173,6 +176,9 @@ enum fsb_cap {
 	                                     * and FSB_EVF_CLOSE_WRITE */
 	FSB_CAP_DIRLIST = 1u << 12,         /* READDIRPLUS with fh 0 lists a
 	                                     * directory by its node */
+	FSB_CAP_NO_CSUM = 1u << 13,         /* after HELLO, frames carry csum 0:
+	                                     * the transport (Unix socket, vsock,
+	                                     * hvsocket) guarantees integrity */
 };
 
 /* File type and permission bits: the traditional Unix values on the wire. */
@@ -684,6 +690,40 @@ int fsb_msg_encode(struct fsb_wbuf *wb, const struct fsb_msg *m);
  */
 int fsb_msg_decode(const uint8_t *frame, size_t len, struct fsb_msg *m);
 void fsb_msg_release(struct fsb_msg *m);
+
+/*
+ * The checksum of a connection's frames. fsb_frame_check, fsb_msg_encode
+ * and fsb_msg_decode use FSB_CSUM_XXH3, which every HELLO and every frame
+ * of a connection without FSB_CAP_NO_CSUM carries. With the capability in
+ * force, every later frame has csum 0, written as 0 and checked to be 0
+ * (anything else is -FSB_EFRAME_CSUM); every other check stays.
+ */
+enum fsb_csum {
+	FSB_CSUM_XXH3 = 0,      /* csum = XXH3-64 of bytes [16, len) */
+	FSB_CSUM_NONE = 1,      /* csum = 0 */
+};
+
+int fsb_frame_check_mode(const uint8_t *buf, size_t avail, uint32_t *frame_len,
+                         enum fsb_csum mode);
+int fsb_msg_encode_mode(struct fsb_wbuf *wb, const struct fsb_msg *m, enum fsb_csum mode);
+int fsb_msg_decode_mode(const uint8_t *frame, size_t len, struct fsb_msg *m,
+                        enum fsb_csum mode);
+/* Set the checksum of an encoded frame of `len` (>= FSB_HDR_SIZE) bytes
+ * for `mode`: a frame encoded for one connection, sent on another. */
+void fsb_frame_seal(uint8_t *frame, size_t len, enum fsb_csum mode);
+
+/*
+ * A READ success reply whose data is written in place, without a copy:
+ * fsb_read_rep_begin appends the header of reply `id` with room for
+ * `size` (<= FSB_MAX_IO) data bytes and sets *data to where they go;
+ * the caller fills `got` <= size of them and fsb_read_rep_finish, given
+ * wb->len as it was before the begin, trims the frame to them and seals
+ * it. The result is byte for byte what fsb_msg_encode makes of that
+ * reply. Both return 0 or a negative code; a failed begin leaves wb->len
+ * where it was.
+ */
+int fsb_read_rep_begin(struct fsb_wbuf *wb, uint64_t id, uint32_t size, uint8_t **data);
+int fsb_read_rep_finish(struct fsb_wbuf *wb, size_t start, uint32_t got, enum fsb_csum mode);
 
 /* Wire size of one READDIRPLUS entry with a name of `namelen` bytes, so a
  * server can stop filling at max_bytes. */

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fsb_proto.h"
+
 enum fsb_addr_kind {
 	FSB_ADDR_UNIX = 1,
 	FSB_ADDR_TCP = 2,
@@ -55,6 +57,9 @@ int fsb_net_read_all(int fd, void *buf, size_t len);
  * Bad magic and impossible lengths are judged from the first 8 bytes,
  * before anything is allocated or waited for. */
 int fsb_net_read_frame(int fd, uint8_t **buf, size_t *cap, uint32_t *len, int *ferr);
+/* The same on a connection whose frames are checksummed as `mode` says. */
+int fsb_net_read_frame_mode(int fd, uint8_t **buf, size_t *cap, uint32_t *len, int *ferr,
+                            enum fsb_csum mode);
 
 /*
  * The per-user token a client must present in HELLO. Default file:

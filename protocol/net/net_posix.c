@@ -468,6 +468,12 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 
 int fsb_net_read_frame(int fd, uint8_t **buf, size_t *cap, uint32_t *len, int *ferr)
 {
+	return fsb_net_read_frame_mode(fd, buf, cap, len, ferr, FSB_CSUM_XXH3);
+}
+
+int fsb_net_read_frame_mode(int fd, uint8_t **buf, size_t *cap, uint32_t *len, int *ferr,
+                            enum fsb_csum mode)
+{
 	uint32_t flen = 0;
 	int rc;
 
@@ -496,7 +502,7 @@ int fsb_net_read_frame(int fd, uint8_t **buf, size_t *cap, uint32_t *len, int *f
 	rc = fsb_net_read_all(fd, *buf + 8, flen - 8);
 	if (rc)
 		return rc;
-	rc = fsb_frame_check(*buf, flen, &flen);
+	rc = fsb_frame_check_mode(*buf, flen, &flen, mode);
 	if (rc) {
 		*ferr = rc;
 		return -EBADMSG;

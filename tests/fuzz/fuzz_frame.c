@@ -11,9 +11,16 @@
  * therefore also tried as a frame body with the header's len, magic and
  * checksum made right, which takes it to the op and body decoders.
  *
+ * Every input is also decoded as a frame of a connection without
+ * checksums (FSB_CAP_NO_CSUM), where the csum field must be 0 and every
+ * other check stands alone: the fuzzer reaches the body decoders there
+ * without help, and nothing may get past them that would not get past
+ * them with a checksum.
+ *
  * Seed mode: with FSB_FUZZ_WRITE_SEEDS=DIR in the environment the binary
- * writes one valid frame per message kind into DIR and exits, so `make
- * fuzz` starts from frames that already reach every body decoder.
+ * writes one valid frame per message kind into DIR, each also without a
+ * checksum, and exits, so `make fuzz` starts from frames that already
+ * reach every body decoder.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,21 +34,45 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static void check_canonical(const uint8_t *frame, size_t len,
-                            const struct fsb_msg *m)
+static void check_canonical_mode(const uint8_t *frame, size_t len,
+                                 const struct fsb_msg *m, enum fsb_csum mode)
 {
 	struct fsb_wbuf wb;
 	struct fsb_msg again;
 
 	fsb_wbuf_init(&wb);
-	if (fsb_msg_encode(&wb, m) != 0)
+	if (fsb_msg_encode_mode(&wb, m, mode) != 0)
 		abort();        /* decoded but cannot be sent back */
 	if (wb.len != len || memcmp(wb.data, frame, len) != 0)
 		abort();        /* two encodings of one message */
-	if (fsb_msg_decode(wb.data, wb.len, &again) != 0)
+	if (fsb_msg_decode_mode(wb.data, wb.len, &again, mode) != 0)
 		abort();
 	fsb_msg_release(&again);
 	fsb_wbuf_release(&wb);
+}
+
+static void check_canonical(const uint8_t *frame, size_t len, const struct fsb_msg *m)
+{
+	check_canonical_mode(frame, len, m, FSB_CSUM_XXH3);
+}
+
+/* The input as a frame of a connection without checksums. */
+static void decode_no_csum(const uint8_t *data, size_t size)
+{
+	struct fsb_msg m;
+	uint32_t flen = 0;
+	int rc;
+
+	rc = fsb_frame_check_mode(data, size, &flen, FSB_CSUM_NONE);
+	if (rc == 0 && flen > size)
+		abort();
+	rc = fsb_msg_decode_mode(data, size, &m, FSB_CSUM_NONE);
+	if (rc == 0) {
+		check_canonical_mode(data, size, &m, FSB_CSUM_NONE);
+		fsb_msg_release(&m);
+	} else if (rc > 0) {
+		abort();
+	}
 }
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -110,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size >= FSB_HDR_SIZE && size <= FSB_MAX_FRAME)
 		decode_sealed(data, size);
+	decode_no_csum(data, size);
 	return 0;
 }
 
@@ -344,7 +376,8 @@ static void fill_body(struct fsb_msg *m)
 	}
 }
 
-static int write_seed(const char *dir, const char *tag, const struct fsb_msg *m)
+static int write_seed_mode(const char *dir, const char *tag, const struct fsb_msg *m,
+                           enum fsb_csum mode)
 {
 	struct fsb_wbuf wb;
 	char path[4096];
@@ -352,11 +385,12 @@ static int write_seed(const char *dir, const char *tag, const struct fsb_msg *m)
 	int rc = -1;
 
 	fsb_wbuf_init(&wb);
-	if (fsb_msg_encode(&wb, m) != 0) {
+	if (fsb_msg_encode_mode(&wb, m, mode) != 0) {
 		fprintf(stderr, "seed %s %s: cannot encode\n", fsb_op_name(m->op), tag);
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/seed-%s-%s", dir, fsb_op_name(m->op), tag);
+	snprintf(path, sizeof(path), "%s/seed-%s-%s%s", dir, fsb_op_name(m->op), tag,
+	         mode == FSB_CSUM_NONE ? "-nocsum" : "");
 	f = fopen(path, "wb");
 	if (!f) {
 		perror(path);
@@ -369,6 +403,12 @@ static int write_seed(const char *dir, const char *tag, const struct fsb_msg *m)
 out:
 	fsb_wbuf_release(&wb);
 	return rc;
+}
+
+static int write_seed(const char *dir, const char *tag, const struct fsb_msg *m)
+{
+	return write_seed_mode(dir, tag, m, FSB_CSUM_XXH3) |
+	       write_seed_mode(dir, tag, m, FSB_CSUM_NONE);
 }
 
 static int write_seeds(const char *dir)

@@ -2245,6 +2245,128 @@ static void t_disconnects(void **state)
 	wait_fds(x, baseline, "after a clean client");
 }
 
+static void raw_send_mode(int fd, const struct fsb_msg *m, enum fsb_csum mode)
+{
+	struct fsb_wbuf wb;
+
+	fsb_wbuf_init(&wb);
+	assert_int_equal(fsb_msg_encode_mode(&wb, m, mode), 0);
+	assert_int_equal(fsb_net_write_all(fd, wb.data, wb.len), 0);
+	fsb_wbuf_release(&wb);
+}
+
+static void raw_recv_mode(int fd, uint8_t **buf, struct fsb_msg *m, enum fsb_csum mode)
+{
+	size_t cap = 0;
+	uint32_t len;
+	int rc, ferr;
+
+	*buf = NULL;
+	rc = fsb_net_read_frame_mode(fd, buf, &cap, &len, &ferr, mode);
+	if (rc)
+		fail_msg("raw read: %d (%s)", rc, rc == -EBADMSG ? fsb_strerror(ferr) : strerror(-rc));
+	assert_int_equal(fsb_msg_decode_mode(*buf, len, m, mode), 0);
+}
+
+/* HELLO offering FSB_CAP_NO_CSUM; whether the server agreed. */
+static int raw_hello_no_csum(struct ctx *x, int fd)
+{
+	struct fsb_msg m = { .op = FSB_OP_HELLO, .id = 1 };
+	uint8_t *buf;
+	int agreed;
+
+	m.u.hello_req.version = FSB_PROTO_VERSION;
+	m.u.hello_req.caps = FSB_CAP_NO_CSUM;
+	m.u.hello_req.token = S(x->token);
+	m.u.hello_req.export_path = S(x->export_arg);
+	raw_send(fd, &m, 0);
+	raw_recv(fd, &buf, &m);        /* the HELLO reply is always checksummed */
+	assert_int_equal(m.op, FSB_OP_HELLO);
+	assert_int_equal(m.status, 0);
+	agreed = (m.u.hello_rep.caps & FSB_CAP_NO_CSUM) != 0;
+	fsb_msg_release(&m);
+	free(buf);
+	return agreed;
+}
+
+/* Frames without checksums: only where the transport guarantees
+ * integrity (never TCP), then in both directions, and a frame of the
+ * other mode still closes the connection. */
+static void t_no_csum(void **state)
+{
+	struct ctx *x = need(state);
+	struct fsb_msg m;
+	uint8_t *buf;
+	uint64_t fh;
+	int fd, agreed;
+
+	fd = raw_connect(x);
+	agreed = raw_hello_no_csum(x, fd);
+	if (!strcmp(x->transport, "tcp")) {
+		if (agreed)
+			fail_msg("tcp: the server turned checksums off on TCP");
+		/* Not agreed: a frame with csum 0 is corrupt. */
+		memset(&m, 0, sizeof(m));
+		m.op = FSB_OP_PING;
+		m.id = 2;
+		raw_send_mode(fd, &m, FSB_CSUM_NONE);
+		expect_closed(fd, "csum 0 without FSB_CAP_NO_CSUM");
+		close(fd);
+		return;
+	}
+	if (!agreed) {
+		if (!ext_cmd)
+			fail_msg("%s: winside kept checksums on a transport that guarantees integrity",
+			         x->transport);
+		close(fd);
+		skip();
+	}
+
+	/* LOOKUP, OPEN and READ of the file t_io left behind, both ways bare. */
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_LOOKUP;
+	m.id = 2;
+	m.u.name.parent = x->root;
+	m.u.name.name = S("data.bin");
+	raw_send_mode(fd, &m, FSB_CSUM_NONE);
+	raw_recv_mode(fd, &buf, &m, FSB_CSUM_NONE);
+	assert_int_equal(m.status, 0);
+	fh = m.u.entry.node;
+	fsb_msg_release(&m);
+	free(buf);
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_OPEN;
+	m.id = 3;
+	m.u.open.node = fh;
+	raw_send_mode(fd, &m, FSB_CSUM_NONE);
+	raw_recv_mode(fd, &buf, &m, FSB_CSUM_NONE);
+	assert_int_equal(m.status, 0);
+	fh = m.u.open_rep.fh;
+	fsb_msg_release(&m);
+	free(buf);
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_READ;
+	m.id = 4;
+	m.u.io.fh = fh;
+	m.u.io.size = 65536;
+	raw_send_mode(fd, &m, FSB_CSUM_NONE);
+	raw_recv_mode(fd, &buf, &m, FSB_CSUM_NONE);
+	assert_int_equal(m.status, 0);
+	assert_int_equal(m.u.read_rep.data.len, 65536);
+	assert_int_equal(check(m.u.read_rep.data.ptr, 65536, 1, 0), 0);
+	fsb_msg_release(&m);
+	free(buf);
+
+	/* A checksummed frame now is from a peer that disagrees: closed. */
+	memset(&m, 0, sizeof(m));
+	m.op = FSB_OP_PING;
+	m.id = 5;
+	m.u.ping.nonce = 9;
+	raw_send_mode(fd, &m, FSB_CSUM_XXH3);
+	expect_closed(fd, "a checksummed frame after FSB_CAP_NO_CSUM");
+	close(fd);
+}
+
 static void t_corrupt_frame(void **state)
 {
 	struct ctx *x = need(state);
@@ -2470,6 +2592,7 @@ static const struct {
 	{ "concurrency", t_concurrency },
 	{ "disconnects", t_disconnects },
 	{ "corrupt_frame", t_corrupt_frame },
+	{ "no_csum", t_no_csum },
 	{ "readonly", t_readonly },
 	{ "stop", t_stop },
 };

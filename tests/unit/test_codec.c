@@ -1433,6 +1433,136 @@ static void test_bad_checksum(void **state)
 	fsb_wbuf_release(&wb);
 }
 
+/* FSB_CAP_NO_CSUM: csum 0, written and required; every other check and
+ * every message the same as with checksums. */
+static void test_no_checksum(void **state)
+{
+	struct fsb_wbuf wb;
+	struct fsb_msg m, out;
+	uint32_t flen = 0;
+	unsigned op;
+	size_t i, bit;
+
+	for (op = 1; op < FSB_OP__COUNT; op++) {
+		if (op == FSB_OP_EVENT) {
+			make_event_push(&m);
+		} else {
+			make_request(op, &m);
+		}
+		fsb_wbuf_init(&wb);
+		assert_int_equal(fsb_msg_encode_mode(&wb, &m, FSB_CSUM_NONE), 0);
+		assert_int_equal(get_le32(wb.data + 8), 0);
+		assert_int_equal(get_le32(wb.data + 12), 0);
+		assert_int_equal(fsb_frame_check_mode(wb.data, wb.len, &flen, FSB_CSUM_NONE), 0);
+		assert_int_equal(flen, wb.len);
+		assert_int_equal(fsb_msg_decode_mode(wb.data, wb.len, &out, FSB_CSUM_NONE), 0);
+		assert_msg_eq(&m, &out);
+		fsb_msg_release(&out);
+		/* Either side disagreeing about the mode is caught. */
+		assert_int_equal(fsb_frame_check(wb.data, wb.len, &flen), -FSB_EFRAME_CSUM);
+		assert_int_equal(fsb_msg_decode(wb.data, wb.len, &out), -FSB_EFRAME_CSUM);
+		fsb_wbuf_release(&wb);
+
+		encode_one(&wb, &m);
+		assert_int_equal(fsb_frame_check_mode(wb.data, wb.len, &flen, FSB_CSUM_NONE),
+		                 -FSB_EFRAME_CSUM);
+		assert_int_equal(fsb_msg_decode_mode(wb.data, wb.len, &out, FSB_CSUM_NONE),
+		                 -FSB_EFRAME_CSUM);
+		fsb_wbuf_release(&wb);
+	}
+
+	/* Any nonzero bit of the field is refused; flips elsewhere are left
+	 * to the other checks, which still run. */
+	make_request(FSB_OP_LOOKUP, &m);
+	fsb_wbuf_init(&wb);
+	assert_int_equal(fsb_msg_encode_mode(&wb, &m, FSB_CSUM_NONE), 0);
+	for (i = 8; i < 16; i++) {
+		for (bit = 0; bit < 8; bit++) {
+			wb.data[i] ^= (uint8_t)(1u << bit);
+			assert_int_equal(fsb_msg_decode_mode(wb.data, wb.len, &out, FSB_CSUM_NONE),
+			                 -FSB_EFRAME_CSUM);
+			wb.data[i] ^= (uint8_t)(1u << bit);
+		}
+	}
+	wb.data[4] ^= 1;
+	assert_int_equal(fsb_msg_decode_mode(wb.data, wb.len, &out, FSB_CSUM_NONE),
+	                 -FSB_EFRAME_MAGIC);
+	wb.data[4] ^= 1;
+	wb.data[16] = 0xee;      /* op */
+	assert_int_equal(fsb_msg_decode_mode(wb.data, wb.len, &out, FSB_CSUM_NONE),
+	                 -FSB_EFRAME_OP);
+	fsb_wbuf_release(&wb);
+
+	/* A name length that lies is still LEN, a NUL still VALUE. */
+	make_request(FSB_OP_LOOKUP, &m);
+	fsb_wbuf_init(&wb);
+	assert_int_equal(fsb_msg_encode_mode(&wb, &m, FSB_CSUM_NONE), 0);
+	put_le32(wb.data + FSB_HDR_SIZE + 8, 0xffffffffu);
+	assert_int_equal(fsb_msg_decode_mode(wb.data, wb.len, &out, FSB_CSUM_NONE),
+	                 -FSB_EFRAME_LEN);
+	put_le32(wb.data + FSB_HDR_SIZE + 8, m.u.name.name.len);
+	wb.data[FSB_HDR_SIZE + 12] = 0;
+	assert_int_equal(fsb_msg_decode_mode(wb.data, wb.len, &out, FSB_CSUM_NONE),
+	                 -FSB_EFRAME_VALUE);
+	fsb_wbuf_release(&wb);
+}
+
+/* A READ reply filled in place is the frame fsb_msg_encode makes. */
+static void test_read_rep_in_place(void **state)
+{
+	static const uint32_t sizes[] = { 0, 1, 4096, FSB_MAX_IO };
+	struct fsb_wbuf wb, ref;
+	struct fsb_msg m, out;
+	uint8_t *data;
+	size_t i, start;
+	uint32_t got;
+	enum fsb_csum mode;
+
+	for (mode = FSB_CSUM_XXH3; mode <= FSB_CSUM_NONE; mode++) {
+		for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+			fsb_wbuf_init(&wb);
+			/* After a frame already queued in the buffer. */
+			make_request(FSB_OP_PING, &m);
+			assert_int_equal(fsb_msg_encode_mode(&wb, &m, mode), 0);
+			start = wb.len;
+			assert_int_equal(fsb_read_rep_begin(&wb, 77, sizes[i], &data), 0);
+			assert_non_null(data);
+			got = sizes[i] > 3 ? sizes[i] - 3 : sizes[i];   /* a short read */
+			memset(data, 0x5a, got);
+			assert_int_equal(fsb_read_rep_finish(&wb, start, got, mode), 0);
+
+			make_reply(FSB_OP_READ, &m);
+			m.id = 77;
+			m.u.read_rep.data.ptr = data;
+			m.u.read_rep.data.len = got;
+			fsb_wbuf_init(&ref);
+			assert_int_equal(fsb_msg_encode_mode(&ref, &m, mode), 0);
+			assert_int_equal(wb.len - start, ref.len);
+			assert_memory_equal(wb.data + start, ref.data, ref.len);
+			assert_int_equal(fsb_msg_decode_mode(wb.data + start, wb.len - start, &out,
+			                                     mode), 0);
+			assert_int_equal(out.u.read_rep.data.len, got);
+			fsb_msg_release(&out);
+			fsb_wbuf_release(&ref);
+			fsb_wbuf_release(&wb);
+		}
+	}
+
+	/* More than reserved, more than max_io, or not a READ reply. */
+	fsb_wbuf_init(&wb);
+	assert_int_equal(fsb_read_rep_begin(&wb, 1, FSB_MAX_IO + 1, &data), -FSB_EFRAME_VALUE);
+	assert_null(data);
+	assert_int_equal(wb.len, 0);
+	assert_int_equal(fsb_read_rep_begin(&wb, 1, 16, &data), 0);
+	assert_int_equal(fsb_read_rep_finish(&wb, 0, 17, FSB_CSUM_XXH3), -FSB_EFRAME_VALUE);
+	assert_int_equal(fsb_read_rep_finish(&wb, 1, 16, FSB_CSUM_XXH3), -FSB_EFRAME_VALUE);
+	assert_int_equal(fsb_read_rep_finish(&wb, wb.len, 0, FSB_CSUM_XXH3), -FSB_EFRAME_LEN);
+	assert_int_equal(fsb_read_rep_finish(&wb, 0, 16, FSB_CSUM_XXH3), 0);
+	assert_int_equal(fsb_msg_decode(wb.data, wb.len, &out), 0);
+	fsb_msg_release(&out);
+	fsb_wbuf_release(&wb);
+}
+
 static void test_unknown_opcode(void **state)
 {
 	static const uint16_t bad[] = { 0, FSB_OP__COUNT, 0x00ff, 0xffff };
@@ -2381,6 +2511,8 @@ int main(void)
 		cmocka_unit_test(test_bad_lengths),
 		cmocka_unit_test(test_bad_magic),
 		cmocka_unit_test(test_bad_checksum),
+		cmocka_unit_test(test_no_checksum),
+		cmocka_unit_test(test_read_rep_in_place),
 		cmocka_unit_test(test_unknown_opcode),
 		cmocka_unit_test(test_bad_flags),
 		cmocka_unit_test(test_credentials),

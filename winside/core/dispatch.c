@@ -122,7 +122,7 @@ void ws__reply(struct ws_session *s, const struct fsb_msg *m, struct fsb_wbuf *w
 	int rc;
 
 	fsb_wbuf_reset(wb);
-	rc = fsb_msg_encode(wb, m);
+	rc = fsb_msg_encode_mode(wb, m, s->csum);
 	if (rc && m->status == 0) {
 		ws_log(WS_LOG_ERROR, "connection %" PRIu64 ": cannot encode the %s reply: %s",
 		       s->serial, fsb_op_name(m->op), fsb_strerror(rc));
@@ -139,7 +139,7 @@ void ws__reply(struct ws_session *s, const struct fsb_msg *m, struct fsb_wbuf *w
 		s->st->ops->shutdown(s->st);
 		return;
 	}
-	ws__session_queue(s, wb->data, wb->len);
+	ws__session_queue_wbuf(s, wb);
 }
 
 void ws__reply_error(struct ws_session *s, struct fsb_wbuf *wb, uint16_t op, uint64_t id,
@@ -247,6 +247,8 @@ void ws__dispatch(struct ws_req *r, struct fsb_wbuf *wb)
 	r->out.op = r->in.op;
 	r->out.flags = FSB_F_REPLY;
 	r->out.id = r->in.id;
+	r->wb = wb;
+	fsb_wbuf_reset(wb);
 	if (!d || !d->fn)
 		rc = ws__fail(r, -FSB_ENOSYS, "not a request this server serves");
 	else if ((d->flags & WS_OPF_MUTATES) && s->srv->readonly)
@@ -260,6 +262,8 @@ void ws__dispatch(struct ws_req *r, struct fsb_wbuf *wb)
 		snprintf(detail, sizeof(detail), "%s: %s", what,
 		         r->cause[0] ? r->cause : fsb_strerror(rc));
 		ws__reply_error(s, wb, r->in.op, r->in.id, rc, detail);
+	} else if (r->sealed) {
+		ws__session_queue_wbuf(s, wb);
 	} else {
 		ws__reply(s, &r->out, wb);
 	}

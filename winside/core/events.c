@@ -172,7 +172,7 @@ static void push_frame(struct ws_events *hub, struct ws_evsub *sub, uint32_t cou
 	m.u.events.count = count;
 	m.u.events.events = hub->evs;
 	fsb_wbuf_reset(&hub->wb);
-	rc = fsb_msg_encode(&hub->wb, &m);
+	rc = fsb_msg_encode_mode(&hub->wb, &m, sub->s->csum);
 	if (!rc)
 		rc = ws__session_queue_event(sub->s, hub->wb.data, hub->wb.len, WS_EV_OUT_HIGH);
 	if (rc) {

@@ -178,13 +178,16 @@ out_unpin:
 	return rc;
 }
 
+/* The reply is built in the worker's buffer and the file read straight
+ * into its data field, which the writer then sends as it is. */
 int ws__op_read(struct ws_req *r)
 {
 	const struct fsb_io_req *q = &r->in.u.io;
 	struct ws_backend *be = ws__be(r);
 	struct ws_handle *hd;
 	uint32_t got = 0;
-	void *buf = NULL;
+	uint8_t *data;
+	size_t start;
 	int rc;
 
 	if (q->size > FSB_MAX_IO)
@@ -192,20 +195,25 @@ int ws__op_read(struct ws_req *r)
 	rc = ws__get_fh(r, q->fh, &hd);
 	if (rc)
 		return rc;
-	if (q->size) {
-		buf = malloc(q->size);
-		if (!buf) {
-			ws__put_fh(r, hd);
-			return -FSB_ENOMEM;
-		}
-		r->scratch = buf;
-		rc = be->ops->read(be, hd->bf, q->offset, buf, q->size, &got);
+	start = r->wb->len;
+	rc = fsb_read_rep_begin(r->wb, r->in.id, q->size, &data);
+	if (rc) {
+		ws__put_fh(r, hd);
+		return rc == -FSB_ENOMEM ? rc : ws__fail(r, -FSB_EIO, "cannot frame the reply: %s",
+		                                         fsb_strerror(rc));
 	}
+	if (q->size)
+		rc = be->ops->read(be, hd->bf, q->offset, data, q->size, &got);
 	ws__put_fh(r, hd);
-	if (rc)
+	if (!rc && got > q->size)
+		rc = ws__fail(r, -FSB_EIO, "the backend read %u bytes of %u", got, q->size);
+	if (!rc && fsb_read_rep_finish(r->wb, start, got, r->s->csum))
+		rc = ws__fail(r, -FSB_EIO, "cannot seal the reply");
+	if (rc) {
+		fsb_wbuf_reset(r->wb);
 		return rc;
-	r->out.u.read_rep.data.ptr = buf;
-	r->out.u.read_rep.data.len = got;
+	}
+	r->sealed = 1;
 	return 0;
 }
 

@@ -63,7 +63,7 @@ static int read_req(struct ws_session *s, struct ws_req **out, int *ferr)
 	if (rc)
 		return rc;
 	/* Magic and length are judged from 8 bytes, before allocating. */
-	rc = fsb_frame_check(s->rbuf + s->rpos, 8, &flen);
+	rc = fsb_frame_check_mode(s->rbuf + s->rpos, 8, &flen, s->csum);
 	if (rc != -FSB_EFRAME_SHORT || flen < FSB_HDR_SIZE || flen > FSB_MAX_FRAME) {
 		*ferr = rc ? rc : -FSB_EFRAME_UNDERSIZE;
 		return -FSB_EPROTO;
@@ -195,6 +195,11 @@ static int hello(struct ws_session *s, struct ws_req *r)
 		caps &= ~(uint64_t)FSB_CAP_EVENTS;
 	if (!(caps & FSB_CAP_EVENTS))
 		caps &= ~(uint64_t)FSB_CAP_EVENT_EDGES;
+	/* Checksums go only where the transport already guarantees what
+	 * they check (PROTOCOL.md section 7). */
+	caps |= h->caps & FSB_CAP_NO_CSUM;
+	if (!s->st->integrity)
+		caps &= ~(uint64_t)FSB_CAP_NO_CSUM;
 	s->caps = caps;
 	s->resuming = (caps & FSB_CAP_RESUME) != 0;
 
@@ -220,13 +225,18 @@ static int hello(struct ws_session *s, struct ws_req *r)
 	/* With events the reply is queued by the hub, so that no push can
 	 * be queued between it and the start of the stream of events. */
 	fsb_wbuf_reset(&s->rwb);
-	if ((caps & FSB_CAP_EVENTS) && fsb_msg_encode(&s->rwb, &m) == 0)
+	if ((caps & FSB_CAP_EVENTS) && fsb_msg_encode(&s->rwb, &m) == 0) {
+		/* The reply is checksummed, everything after it as agreed. */
+		s->csum = (caps & FSB_CAP_NO_CSUM) ? FSB_CSUM_NONE : FSB_CSUM_XXH3;
 		ws_events_arm(ex->events, s, s->rwb.data, s->rwb.len);
-	else
+	} else {
 		ws__reply(s, &m, &s->rwb);
-	ws_log(WS_LOG_INFO, "connection %" PRIu64 " (%s): serving %s%s%s", s->serial, s->st->peer,
+		s->csum = (caps & FSB_CAP_NO_CSUM) ? FSB_CSUM_NONE : FSB_CSUM_XXH3;
+	}
+	ws_log(WS_LOG_INFO, "connection %" PRIu64 " (%s): serving %s%s%s%s", s->serial, s->st->peer,
 	       ex->path, srv->readonly ? " read-only" : "",
-	       (caps & FSB_CAP_EVENTS) ? " with change events" : "");
+	       (caps & FSB_CAP_EVENTS) ? " with change events" : "",
+	       (caps & FSB_CAP_NO_CSUM) ? ", frames unchecksummed" : "");
 	return 0;
 
 refuse:
@@ -244,7 +254,7 @@ refuse:
 static void take_slot(struct ws_session *s)
 {
 	pthread_mutex_lock(&s->lock);
-	while (s->inflight >= WS_MAX_INFLIGHT || (!s->wdead && s->out.len >= WS_OUT_HIGH))
+	while (s->inflight >= WS_MAX_INFLIGHT || (!s->wdead && s->out_len >= WS_OUT_HIGH))
 		pthread_cond_wait(&s->room, &s->lock);
 	s->inflight++;
 	pthread_mutex_unlock(&s->lock);
@@ -327,7 +337,7 @@ void *ws__session_reader(void *arg)
 			snprintf(why, sizeof(why), "read: %s", fsb_strerror(rc));
 			break;
 		}
-		rc = fsb_msg_decode(r->frame, r->len, &r->in);
+		rc = fsb_msg_decode_mode(r->frame, r->len, &r->in, s->csum);
 		if (rc) {
 			snprintf(why, sizeof(why), "corrupt frame: %s", fsb_strerror(rc));
 			ws_log(WS_LOG_WARN, "connection %" PRIu64 " (%s): %s; closing it", s->serial,

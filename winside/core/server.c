@@ -128,7 +128,7 @@ static void session_free(struct ws_session *s)
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->room);
 	pthread_mutex_destroy(&s->lock);
-	fsb_wbuf_release(&s->out);
+	ws__outsegs_free(s->out_head);
 	fsb_wbuf_release(&s->rwb);
 	free(s->rbuf);
 	free(s);
@@ -144,7 +144,6 @@ int ws_server_add(struct ws_server *srv, struct ws_stream *st)
 	}
 	s->srv = srv;
 	s->st = st;
-	fsb_wbuf_init(&s->out);
 	fsb_wbuf_init(&s->rwb);
 	s->rbuf = malloc(WS_RBUF_SIZE);
 	if (!s->rbuf)
@@ -189,7 +188,6 @@ int ws_server_add(struct ws_server *srv, struct ws_stream *st)
 
 out_free:
 	free(s->rbuf);
-	fsb_wbuf_release(&s->out);
 	fsb_wbuf_release(&s->rwb);
 	free(s);
 	st->ops->close(st);

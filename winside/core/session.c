@@ -11,34 +11,64 @@
 #include "ws_log.h"
 #include "ws_session.h"
 
-/* Append under s->lock; on allocation failure the connection ends. */
+void ws__outsegs_free(struct ws_outseg *seg)
+{
+	struct ws_outseg *next;
+
+	for (; seg; seg = next) {
+		next = seg->next;
+		free(seg->data);
+		free(seg);
+	}
+}
+
+/* A reply dropped for want of memory would leave the client waiting for
+ * ever: end the connection instead. Under s->lock. */
+static void out_of_memory_locked(struct ws_session *s)
+{
+	s->wdead = 1;
+	pthread_cond_broadcast(&s->room);
+	s->st->ops->shutdown(s->st);
+}
+
+static void link_locked(struct ws_session *s, struct ws_outseg *seg)
+{
+	if (s->out_tail)
+		s->out_tail->next = seg;
+	else
+		s->out_head = seg;
+	s->out_tail = seg;
+	s->out_len += seg->len;
+	pthread_cond_signal(&s->wake);
+}
+
+/* Append a copy under s->lock, to the last segment if it has room. */
 static void queue_locked(struct ws_session *s, const uint8_t *data, size_t len)
 {
-	size_t need, cap;
-	uint8_t *p;
+	struct ws_outseg *seg = s->out_tail;
 
 	if (s->wdead)
 		return;
-	need = s->out.len + len;
-	if (need > s->out.cap) {
-		cap = s->out.cap ? s->out.cap : 65536;
-		while (cap < need)
-			cap *= 2;
-		p = realloc(s->out.data, cap);
-		if (!p) {
-			/* A dropped reply would leave the client waiting for
-			 * ever: end the connection instead. */
-			s->wdead = 1;
-			pthread_cond_broadcast(&s->room);
-			s->st->ops->shutdown(s->st);
-			return;
-		}
-		s->out.data = p;
-		s->out.cap = cap;
+	if (seg && seg->cap - seg->len >= len) {
+		memcpy(seg->data + seg->len, data, len);
+		seg->len += len;
+		s->out_len += len;
+		pthread_cond_signal(&s->wake);
+		return;
 	}
-	memcpy(s->out.data + s->out.len, data, len);
-	s->out.len += len;
-	pthread_cond_signal(&s->wake);
+	seg = calloc(1, sizeof(*seg));
+	if (seg) {
+		seg->cap = len > WS_OUTSEG_SIZE ? len : WS_OUTSEG_SIZE;
+		seg->data = malloc(seg->cap);
+	}
+	if (!seg || !seg->data) {
+		free(seg);
+		out_of_memory_locked(s);
+		return;
+	}
+	memcpy(seg->data, data, len);
+	seg->len = len;
+	link_locked(s, seg);
 }
 
 void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len)
@@ -48,12 +78,35 @@ void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void ws__session_queue_wbuf(struct ws_session *s, struct fsb_wbuf *wb)
+{
+	struct ws_outseg *seg;
+
+	if (wb->len < WS_OUT_ADOPT || !(seg = calloc(1, sizeof(*seg)))) {
+		ws__session_queue(s, wb->data, wb->len);
+		return;
+	}
+	/* A megabyte READ reply is written from the buffer it was read
+	 * into: no copy between the file and the socket. */
+	seg->data = wb->data;
+	seg->len = wb->len;
+	fsb_wbuf_init(wb);
+	pthread_mutex_lock(&s->lock);
+	if (s->wdead) {
+		pthread_mutex_unlock(&s->lock);
+		ws__outsegs_free(seg);
+		return;
+	}
+	link_locked(s, seg);
+	pthread_mutex_unlock(&s->lock);
+}
+
 int ws__session_queue_event(struct ws_session *s, const uint8_t *data, size_t len, size_t limit)
 {
 	int full;
 
 	pthread_mutex_lock(&s->lock);
-	full = s->out.len + len > limit;
+	full = s->out_len + len > limit;
 	if (!full)
 		queue_locked(s, data, len);
 	pthread_mutex_unlock(&s->lock);
@@ -65,7 +118,7 @@ size_t ws__session_backlog(struct ws_session *s)
 	size_t n;
 
 	pthread_mutex_lock(&s->lock);
-	n = s->out.len;
+	n = s->out_len;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
@@ -73,27 +126,26 @@ size_t ws__session_backlog(struct ws_session *s)
 void *ws__session_writer(void *arg)
 {
 	struct ws_session *s = arg;
-	struct fsb_wbuf mine, tmp;
+	struct ws_outseg *list, *seg;
 	int dead, rc;
 
-	fsb_wbuf_init(&mine);
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!s->out.len && !s->wstop)
+		while (!s->out_head && !s->wstop)
 			pthread_cond_wait(&s->wake, &s->lock);
-		if (!s->out.len)
+		if (!s->out_head)
 			break;
 		/* Take everything queued in one go: replies finished while
-		 * the previous batch was being written leave in one write. */
-		tmp = s->out;
-		s->out = mine;
-		mine = tmp;
+		 * the previous batch was being written leave together. */
+		list = s->out_head;
+		s->out_head = s->out_tail = NULL;
+		s->out_len = 0;
 		dead = s->wdead;
 		pthread_cond_broadcast(&s->room);
 		pthread_mutex_unlock(&s->lock);
 
-		if (!dead) {
-			rc = s->st->ops->write(s->st, mine.data, mine.len);
+		for (seg = list; seg && !dead; seg = seg->next) {
+			rc = s->st->ops->write(s->st, seg->data, seg->len);
 			if (rc) {
 				ws_log(WS_LOG_DEBUG, "connection %" PRIu64 ": write: %s", s->serial,
 				       fsb_strerror(rc));
@@ -103,17 +155,13 @@ void *ws__session_writer(void *arg)
 				pthread_mutex_unlock(&s->lock);
 				/* The peer is gone: stop the reader too. */
 				s->st->ops->shutdown(s->st);
+				dead = 1;
 			}
 		}
-		mine.len = 0;
-		if (mine.cap > (1u << 20)) {
-			fsb_wbuf_release(&mine);
-			fsb_wbuf_init(&mine);
-		}
+		ws__outsegs_free(list);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
-	fsb_wbuf_release(&mine);
 	return NULL;
 }
 

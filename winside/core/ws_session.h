@@ -60,6 +60,18 @@
  * too, so a client that does not read its replies stalls only itself. */
 #define WS_OUT_HIGH (8u << 20)
 #define WS_RBUF_SIZE (64u << 10)
+/* Frames at least this large (READ replies) are queued by handing over
+ * their buffer rather than copied; smaller ones share a segment. */
+#define WS_OUT_ADOPT (64u << 10)
+#define WS_OUTSEG_SIZE (64u << 10)
+
+/* One piece of a session's output queue: frames in the order queued. */
+struct ws_outseg {
+	struct ws_outseg *next;
+	uint8_t *data;
+	size_t len;
+	size_t cap;                     /* 0: one adopted frame, never appended to */
+};
 
 struct ws_events;
 struct ws_req;
@@ -130,6 +142,10 @@ struct ws_session {
 	struct ws_srv_export *exp;      /* set by HELLO */
 	int ready;                      /* HELLO done: nodes and handles live */
 	uint64_t caps;                  /* FSB_CAP_* agreed in HELLO */
+	/* How frames after the HELLO reply are checksummed; set by the
+	 * reader before it hands on any request or links the session to
+	 * its events, so every later encoder sees it. */
+	enum fsb_csum csum;
 	/* RESUME is served while `resuming`: from a HELLO that agreed
 	 * FSB_CAP_RESUME until the first request that is neither RESUME nor
 	 * PING. The reader's alone, like resume_gen: RESUME runs on it. */
@@ -140,7 +156,9 @@ struct ws_session {
 	pthread_cond_t room;            /* inflight or queued output went down */
 	pthread_cond_t wake;            /* writer: output queued, or stop */
 	unsigned inflight;
-	struct fsb_wbuf out;
+	struct ws_outseg *out_head;     /* output queued for the writer */
+	struct ws_outseg *out_tail;
+	size_t out_len;                 /* bytes in it */
 	int wstop;
 	int wdead;                      /* the stream failed: drop output */
 
@@ -166,6 +184,11 @@ struct ws_req {
 	char name[FSB_NAME_MAX + 1];    /* the validated name, NUL-terminated */
 	char name2[FSB_NAME_MAX + 1];   /* RENAME's new name */
 	uint64_t result;                /* node or fh made, for the log line */
+	/* The worker's encode buffer. A handler may encode its success
+	 * reply into it itself (a READ reads into the frame) and set
+	 * `sealed`; wb then holds exactly that frame. */
+	struct fsb_wbuf *wb;
+	int sealed;
 	void *scratch;                  /* freed with the request */
 	void *scratch2;
 	int decoded;                    /* `in` holds allocations to release */
@@ -177,6 +200,11 @@ struct ws_req {
 void *ws__session_writer(void *arg);
 /* Queue encoded bytes for the writer. */
 void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len);
+/* The same for the frames in wb; a large one leaves without a copy, its
+ * buffer handed to the queue (wb is then empty, ready for reuse). */
+void ws__session_queue_wbuf(struct ws_session *s, struct fsb_wbuf *wb);
+/* Free a list of output segments. */
+void ws__outsegs_free(struct ws_outseg *seg);
 /* The same for pushes, which may be dropped: 1 (nothing queued) when the
  * output already waiting would exceed `limit`, else 0. */
 int ws__session_queue_event(struct ws_session *s, const uint8_t *data, size_t len, size_t limit);

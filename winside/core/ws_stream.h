@@ -30,6 +30,10 @@ struct ws_stream_ops {
 struct ws_stream {
 	const struct ws_stream_ops *ops;
 	char peer[128];         /* for logs: "unix:/run/ws.sock", "tcp:127.0.0.1:5123" */
+	/* 1 when the transport itself delivers every byte intact and in
+	 * order (a Unix socket, AF_VSOCK, AF_HYPERV): the session may then
+	 * agree to FSB_CAP_NO_CSUM. Never on TCP. */
+	int integrity;
 };
 
 #endif

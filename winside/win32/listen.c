@@ -15,10 +15,6 @@
 #include "fsb_proto.h"
 #include "ws_win32.h"
 
-#ifndef AF_HYPERV
-#define AF_HYPERV 34
-#endif
-
 _Static_assert(sizeof(struct ws_guid) == sizeof(GUID), "ws_guid is a GUID");
 
 static int sock_fail(char *err, size_t errlen, const char *addr, const char *what)

@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <winsock2.h>
 
 #include "fsb_proto.h"
@@ -62,6 +63,19 @@ static void sock_close(struct ws_stream *st)
 	free(s);
 }
 
+/* A Hyper-V socket carries every byte intact and in order over VMBus;
+ * TCP never counts, loopback or not. */
+static int has_integrity(SOCKET sock)
+{
+	struct sockaddr_storage ss;
+	int len = (int)sizeof(ss);
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(sock, (struct sockaddr *)&ss, &len) == SOCKET_ERROR)
+		return 0;
+	return ss.ss_family == AF_HYPERV;
+}
+
 static const struct ws_stream_ops sock_stream_ops = {
 	.read = sock_read,
 	.write = sock_write,
@@ -80,5 +94,6 @@ struct ws_stream *ws_win32_stream_new(SOCKET sock, const char *peer)
 	s->base.ops = &sock_stream_ops;
 	snprintf(s->base.peer, sizeof(s->base.peer), "%s", peer ? peer : "?");
 	s->s = sock;
+	s->base.integrity = has_integrity(sock);
 	return &s->base;
 }

@@ -14,6 +14,11 @@
 #include "ws_stream.h"
 #include "ws_win32_port.h"
 
+/* Hyper-V sockets; older mingw-w64 headers lack the constant. */
+#ifndef AF_HYPERV
+#define AF_HYPERV 34
+#endif
+
 /* How synthesised attributes look (drvfs's uid=, gid=, umask= options). */
 struct ws_win32_opts {
 	uint32_t uid;
