@@ -233,8 +233,15 @@ int fb__setattr_locally(fuse_req_t req, struct fb_fs *fs, uint64_t ino, const st
 	if (fs->cache.mode != FB_CACHE_COHERENT || !events_active(fs) ||
 	    fb_nodes_get_fresh_attr(&fs->nodes, ino, &a) < 0)
 		return 0;
-	if ((to_set & FUSE_SET_ATTR_MTIME) &&
-	    (attr->st_mtim.tv_sec != a.mtime.sec || (uint32_t)attr->st_mtim.tv_nsec != a.mtime.nsec)) {
+	/* A file without a name left (ops_dir.c, unlinked_for_good) keeps
+	 * its times here alone. */
+	if (a.nlink == 0 && (to_set & FUSE_SET_ATTR_MTIME)) {
+		a.mtime.sec = attr->st_mtim.tv_sec;
+		a.mtime.nsec = (uint32_t)attr->st_mtim.tv_nsec;
+		fb_nodes_set_attr(&fs->nodes, ino, &a);
+	} else if ((to_set & FUSE_SET_ATTR_MTIME) &&
+	           (attr->st_mtim.tv_sec != a.mtime.sec ||
+	            (uint32_t)attr->st_mtim.tv_nsec != a.mtime.nsec)) {
 		op = fb__op_new(fs, NULL, times_done);
 		if (!op)
 			return 0;

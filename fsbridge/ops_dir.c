@@ -206,6 +206,30 @@ void fb__link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 
 /* ---- removing and renaming --------------------------------------------------- */
 
+/*
+ * A file whose only name was just unlinked has no name left: where the
+ * node table is exact (coherent mode with change events: another link
+ * made behind the mount would have raised its count), it says so with a
+ * link count of 0 instead of asking the server again. The kernel's
+ * write-back of that file's times is then answered without the server
+ * (lazy.c), which would otherwise set times on a file only an open handle
+ * still reaches, and report it as a change. 1 when so marked.
+ */
+static int unlinked_for_good(struct fb_fs *fs, uint16_t opcode, uint64_t node)
+{
+	struct fsb_attr a;
+
+	if (opcode != FSB_OP_UNLINK || fs->cache.mode != FB_CACHE_COHERENT ||
+	    !(fs->server.caps & FSB_CAP_EVENTS) || fs->events.mode == FB_EVENTS_OFF)
+		return 0;
+	if (fb_nodes_get_fresh_attr(&fs->nodes, node, &a) < 0 || a.nlink > 1 ||
+	    (a.mode & FSB_S_IFMT) == FSB_S_IFDIR)
+		return 0;
+	a.nlink = 0;
+	fb_nodes_set_attr(&fs->nodes, node, &a);
+	return 1;
+}
+
 /* UNLINK, RMDIR. Replies: err. */
 static void remove_done(struct fb_call *call, const struct fsb_msg *rep, int err)
 {
@@ -226,7 +250,7 @@ static void remove_done(struct fb_call *call, const struct fsb_msg *rep, int err
 		fb_nodes_set_attr(&op->fs->nodes, op->parent, &rep->u.dir_rep.dir_attr);
 		/* Its link count (and ctime) changed: other names may remain. */
 		gone = fb_dents_remove(&op->fs->dents, op->parent, op->name, strlen(op->name));
-		if (gone)
+		if (gone && !unlinked_for_good(op->fs, call->op, gone))
 			fb_nodes_mark_stale(&op->fs->nodes, gone);
 	}
 	fuse_reply_err(op->req, e);

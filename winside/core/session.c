@@ -71,10 +71,44 @@ static void queue_locked(struct ws_session *s, const uint8_t *data, size_t len)
 	link_locked(s, seg);
 }
 
+/* The stream failed under a write: drop what is queued from now on and
+ * stop the reader too. */
+static void write_failed_locked(struct ws_session *s, int rc)
+{
+	ws_log(WS_LOG_DEBUG, "connection %" PRIu64 ": write: %s", s->serial, fsb_strerror(rc));
+	s->wdead = 1;
+	pthread_cond_broadcast(&s->room);
+	s->st->ops->shutdown(s->st);
+}
+
+/*
+ * Small frames are written by the thread that made them when nothing is
+ * queued and no one is writing: a reply then leaves without waking the
+ * writer thread, one thread switch fewer per request (on a two-CPU
+ * machine each switch costs more than the work of a LOOKUP). Otherwise
+ * they queue behind what waits, so the stream keeps the order in which
+ * frames were handed over.
+ */
 void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len)
 {
+	int rc;
+
 	pthread_mutex_lock(&s->lock);
-	queue_locked(s, data, len);
+	if (s->out_head || s->writing || s->wdead || s->wstop) {
+		queue_locked(s, data, len);
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	s->writing = 1;
+	pthread_mutex_unlock(&s->lock);
+	rc = s->st->ops->write(s->st, data, len);
+	pthread_mutex_lock(&s->lock);
+	s->writing = 0;
+	if (rc && !s->wdead)
+		write_failed_locked(s, rc);
+	/* What queued meanwhile is the writer's. */
+	if (s->out_head || s->wstop)
+		pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -131,7 +165,7 @@ void *ws__session_writer(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!s->out_head && !s->wstop)
+		while ((!s->out_head || s->writing) && !(s->wstop && !s->writing))
 			pthread_cond_wait(&s->wake, &s->lock);
 		if (!s->out_head)
 			break;
@@ -141,25 +175,23 @@ void *ws__session_writer(void *arg)
 		s->out_head = s->out_tail = NULL;
 		s->out_len = 0;
 		dead = s->wdead;
+		s->writing = 1;
 		pthread_cond_broadcast(&s->room);
 		pthread_mutex_unlock(&s->lock);
 
 		for (seg = list; seg && !dead; seg = seg->next) {
 			rc = s->st->ops->write(s->st, seg->data, seg->len);
 			if (rc) {
-				ws_log(WS_LOG_DEBUG, "connection %" PRIu64 ": write: %s", s->serial,
-				       fsb_strerror(rc));
 				pthread_mutex_lock(&s->lock);
-				s->wdead = 1;
-				pthread_cond_broadcast(&s->room);
+				if (!s->wdead)
+					write_failed_locked(s, rc);
 				pthread_mutex_unlock(&s->lock);
-				/* The peer is gone: stop the reader too. */
-				s->st->ops->shutdown(s->st);
 				dead = 1;
 			}
 		}
 		ws__outsegs_free(list);
 		pthread_mutex_lock(&s->lock);
+		s->writing = 0;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;

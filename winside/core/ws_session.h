@@ -161,6 +161,7 @@ struct ws_session {
 	size_t out_len;                 /* bytes in it */
 	int wstop;
 	int wdead;                      /* the stream failed: drop output */
+	int writing;                    /* a thread is writing to the stream */
 
 	struct ws_nodes nodes;
 	struct ws_handles handles;
