@@ -81,15 +81,24 @@ static void write_failed_locked(struct ws_session *s, int rc)
 	s->st->ops->shutdown(s->st);
 }
 
-/*
- * Small frames are written by the thread that made them when nothing is
- * queued and no one is writing: a reply then leaves without waking the
- * writer thread, one thread switch fewer per request (on a two-CPU
- * machine each switch costs more than the work of a LOOKUP). Otherwise
- * they queue behind what waits, so the stream keeps the order in which
- * frames were handed over.
- */
 void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len)
+{
+	pthread_mutex_lock(&s->lock);
+	queue_locked(s, data, len);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * A small reply is written by the worker that made it when nothing is
+ * queued and no one is writing: it then leaves without waking the writer
+ * thread, one thread switch fewer per request (on a two-CPU machine each
+ * switch costs more than the work of a LOOKUP). Otherwise it queues
+ * behind what waits, so the stream keeps the order in which frames were
+ * handed over. Event pushes always queue: the writer's short delay lets
+ * the changes of one moment (a creation and the write after it) travel
+ * in one frame, which the client replays as one.
+ */
+static void send_reply(struct ws_session *s, const uint8_t *data, size_t len)
 {
 	int rc;
 
@@ -117,7 +126,7 @@ void ws__session_queue_wbuf(struct ws_session *s, struct fsb_wbuf *wb)
 	struct ws_outseg *seg;
 
 	if (wb->len < WS_OUT_ADOPT || !(seg = calloc(1, sizeof(*seg)))) {
-		ws__session_queue(s, wb->data, wb->len);
+		send_reply(s, wb->data, wb->len);
 		return;
 	}
 	/* A megabyte READ reply is written from the buffer it was read

@@ -201,8 +201,9 @@ struct ws_req {
 void *ws__session_writer(void *arg);
 /* Queue encoded bytes for the writer. */
 void ws__session_queue(struct ws_session *s, const uint8_t *data, size_t len);
-/* The same for the frames in wb; a large one leaves without a copy, its
- * buffer handed to the queue (wb is then empty, ready for reuse). */
+/* The same for the replies in wb: a small one is written at once when
+ * nothing waits, a large one leaves without a copy, its buffer handed to
+ * the queue (wb is then empty, ready for reuse). */
 void ws__session_queue_wbuf(struct ws_session *s, struct fsb_wbuf *wb);
 /* Free a list of output segments. */
 void ws__outsegs_free(struct ws_outseg *seg);
