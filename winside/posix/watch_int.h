@@ -8,7 +8,8 @@
  *   watch_poll.c   the directories left unwatched at the watch limit, polled
  *   watch_scan.c   adding watches (one directory, a whole subtree, the tree
  *                  again after an overflow) and the names listings reported
- *   watch.c        inotify events to changes; the thread; start and stop
+ *   watch_event.c  inotify events to changes
+ *   watch.c        the thread reading the events; start and stop
  * Everything here runs on the watcher's thread, or in start and stop
  * while that thread does not run.
  */
@@ -162,5 +163,13 @@ void ws__watch_scan(struct ws_watch *w, struct wdir *top, int report);
  * moved in from outside the export with what it holds. */
 void ws__watch_new_dir(struct ws_watch *w, struct wdir *parent, const char *name, int moved_in);
 void ws__watch_overflow(struct ws_watch *w);
+
+/* ---- watch_event.c ---- */
+struct inotify_event;
+void ws__watch_event(struct ws_watch *w, const struct inotify_event *ev);
+/* The ATTRIB held for a touch's IN_CLOSE_WRITE, sent as it is. */
+void ws__watch_event_let_attr(struct ws_watch *w);
+/* And the MOVED_FROM waiting for its MOVED_TO too (moved out). */
+void ws__watch_event_flush(struct ws_watch *w);
 
 #endif
