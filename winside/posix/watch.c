@@ -65,9 +65,13 @@ static void drain(struct ws_watch *w)
 			ws__watch_seen_clear(w);
 			return;
 		}
-		for (at = 0; at + sizeof(*ev) <= (size_t)n; at += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)(const void *)(w->buf + at);
-			ws__watch_event(w, ev);
+		if (w->fan) {
+			ws__watch_fan_events(w, w->buf, (size_t)n);
+		} else {
+			for (at = 0; at + sizeof(*ev) <= (size_t)n; at += sizeof(*ev) + ev->len) {
+				ev = (const struct inotify_event *)(const void *)(w->buf + at);
+				ws__watch_event(w, ev);
+			}
 		}
 		if (w->have_attr && w->n >= ATTR_HOLD_MAX)
 			ws__watch_event_let_attr(w);
@@ -97,9 +101,9 @@ static int64_t mono_ms(void)
 static void publish(struct ws_watch *w)
 {
 	size_t dirs = w->by_wd.count;
-	size_t bytes = dirs * (sizeof(struct wdir) + 2 * 16) + w->name_bytes +
-	               (w->by_wd.mask + 1 + w->by_name.mask + 1 + w->by_ident.mask + 1 +
-	                w->seen.mask + 1) * sizeof(void *) +
+	size_t bytes = dirs * (sizeof(struct wdir) + 2 * 16) + w->name_bytes + w->fh_bytes +
+	               (w->by_wd.mask + 1 + w->by_fh.mask + 1 + w->by_name.mask + 1 +
+	                w->by_ident.mask + 1 + w->seen.mask + 1) * sizeof(void *) +
 	               w->polled_bytes + w->npolled * 16 + READ_BUF_SIZE +
 	               w->cap * (sizeof(*w->ch) + sizeof(*w->off)) + w->acap;
 
@@ -164,6 +168,7 @@ static void watch_free(struct ws_watch *w)
 	ws__watch_poll_free(w);
 	ws_htab_drain(&w->by_wd, drain_wdir, NULL);
 	ws_htab_release(&w->by_wd);
+	ws_htab_release(&w->by_fh);
 	ws_htab_release(&w->by_name);
 	ws_htab_release(&w->by_ident);
 	ws_htab_release(&w->seen);
@@ -184,6 +189,8 @@ int ws__posix_watch_start(struct ws_backend *be, ws_change_fn fn, void *ctx,
                           struct ws_watch **out)
 {
 	struct ws_watch *w = calloc(1, sizeof(*w));
+	enum ws_posix_watcher kind;
+	char why[256];
 	int known, err, rc = -FSB_ENOMEM;
 
 	if (!w)
@@ -203,10 +210,35 @@ int ws__posix_watch_start(struct ws_backend *be, ws_change_fn fn, void *ctx,
 		ws_htab_release(&w->by_ident);
 		goto out_name;
 	}
+	if (ws_htab_init(&w->by_fh)) {
+		ws_htab_release(&w->seen);
+		ws_htab_release(&w->by_ident);
+		goto out_name;
+	}
 	w->buf = malloc(READ_BUF_SIZE);
 	if (!w->buf)
 		goto out;
-	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	kind = ws__posix_watcher(be);
+	if (kind != WS_WATCHER_INOTIFY && (rc = ws__watch_fan_open(w, why, sizeof(why))) < 0) {
+		if (kind == WS_WATCHER_FANOTIFY) {
+			ws_log(WS_LOG_ERROR, "the fanotify watcher (--watcher=fanotify) cannot "
+			       "start: %s", why);
+			rc = sys_status(-rc);
+			goto out;
+		}
+		ws_log(WS_LOG_INFO, "watching with inotify, a watch per directory: fanotify "
+		       "is not usable here (%s)", why);
+	}
+	if (w->fan)
+		ws_log(WS_LOG_INFO, "watching with fanotify, one mark on the export's whole file "
+		       "system%s", kind == WS_WATCHER_AUTO ? " (--watcher=inotify for a watch per "
+		       "directory instead)" : "");
+	else if (kind == WS_WATCHER_INOTIFY)
+		ws_log(WS_LOG_INFO, "watching with inotify, a watch per directory "
+		       "(--watcher=inotify)");
+	rc = -FSB_ENOMEM;
+	if (!w->fan)
+		w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->ifd < 0) {
 		err = errno;
 		ws_log(WS_LOG_WARN, "inotify_init1: %s%s", strerror(err), err == EMFILE ?

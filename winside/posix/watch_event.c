@@ -2,7 +2,8 @@
  * watch_event.c - inotify events turned into changes: renames paired by
  * their cookie, a file's IN_ATTRIB paired with the IN_CLOSE_WRITE that
  * follows when it was made through a handle open for writing, directories
- * that appear, move or go told to the tree.
+ * that appear, move or go told to the tree. The fanotify watcher
+ * (watch_fan.c) hands its events here in the same form.
  *
  * Calls watch_scan.c, watch_batch.c and watch_tree.c (see watch_int.h).
  */
