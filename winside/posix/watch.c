@@ -218,24 +218,24 @@ int ws__posix_watch_start(struct ws_backend *be, ws_change_fn fn, void *ctx,
 	w->buf = malloc(READ_BUF_SIZE);
 	if (!w->buf)
 		goto out;
+	/* auto is inotify until fanotify's merged events can be told
+	 * exactly (watch_fan.c): it never picks the inexact one. */
 	kind = ws__posix_watcher(be);
-	if (kind != WS_WATCHER_INOTIFY && (rc = ws__watch_fan_open(w, why, sizeof(why))) < 0) {
-		if (kind == WS_WATCHER_FANOTIFY) {
+	if (kind == WS_WATCHER_FANOTIFY) {
+		rc = ws__watch_fan_open(w, why, sizeof(why));
+		if (rc < 0) {
 			ws_log(WS_LOG_ERROR, "the fanotify watcher (--watcher=fanotify) cannot "
 			       "start: %s", why);
 			rc = sys_status(-rc);
 			goto out;
 		}
-		ws_log(WS_LOG_INFO, "watching with inotify, a watch per directory: fanotify "
-		       "is not usable here (%s)", why);
+		ws_log(WS_LOG_INFO, "watching with fanotify (experimental), one mark on the "
+		       "export's whole file system");
+	} else {
+		ws_log(WS_LOG_INFO, "watching with inotify, a watch per directory%s",
+		       kind == WS_WATCHER_AUTO ? " (auto: fanotify, --watcher=fanotify, is "
+		       "experimental: events the kernel merges may come in another order)" : "");
 	}
-	if (w->fan)
-		ws_log(WS_LOG_INFO, "watching with fanotify, one mark on the export's whole file "
-		       "system%s", kind == WS_WATCHER_AUTO ? " (--watcher=inotify for a watch per "
-		       "directory instead)" : "");
-	else if (kind == WS_WATCHER_INOTIFY)
-		ws_log(WS_LOG_INFO, "watching with inotify, a watch per directory "
-		       "(--watcher=inotify)");
 	rc = -FSB_ENOMEM;
 	if (!w->fan)
 		w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

@@ -17,10 +17,11 @@
  */
 int ws_posix_backend_new(const char *path, struct ws_backend **out, char *err, size_t errlen);
 
-/* Which kernel interface watches the export for changes: fanotify's one
- * mark on the whole file system where it can (CAP_SYS_ADMIN, file
- * handles, Linux 5.17), else inotify's watch per directory (auto); or
- * only the one named, failing if it cannot. */
+/* Which kernel interface watches the export for changes: inotify's
+ * watch per directory, or fanotify's one mark on the whole file system
+ * (CAP_SYS_ADMIN, file handles, Linux 5.17), failing if it cannot. auto
+ * is inotify for now: fanotify merges unread events of one thread on one
+ * file, so their order can differ from inotify's (watch_fan.c). */
 enum ws_posix_watcher {
 	WS_WATCHER_AUTO = 0,
 	WS_WATCHER_INOTIFY,
