@@ -65,6 +65,8 @@ libwinside_posix_a_SOURCES = \
 	winside/posix/watch_poll.c \
 	winside/posix/watch_batch.c \
 	winside/posix/watch_scan.c \
+	winside/posix/watch_event.c \
+	winside/posix/watch_fan.c \
 	winside/posix/watch.c
 libwinside_posix_a_CPPFLAGS = $(WS_POSIX_CPPFLAGS)
 

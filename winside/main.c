@@ -54,7 +54,8 @@ static const char main_help[] =
 static const char serve_help[] =
 	"Usage: winside serve --export DIR [--export DIR...] --listen ADDR [--listen ADDR...]\n"
 	"                     [--read-only] [--token-file FILE] [--workers N]\n"
-	"                     [--max-handles N] [-v|--verbose]\n"
+	"                     [--max-handles N] [--watcher=auto|inotify|fanotify]\n"
+	"                     [-v|--verbose]\n"
 	"\n"
 	"Serve each DIR to fsbridge clients on each ADDR until SIGINT or SIGTERM.\n"
 	"\n"
@@ -93,6 +94,19 @@ static const char serve_help[] =
 	"                        of CPUs, at least 4)\n"
 	"  -m, --max-handles N   open files and directories per connection\n"
 	"                        (default 4096); beyond it opens fail with EMFILE\n"
+	"      --watcher=KIND    how changes behind the clients are seen (default:\n"
+	"                        $WINSIDE_WATCHER, else auto):\n"
+	"                          inotify   a watch per directory (counted against\n"
+	"                                    fs.inotify.max_user_watches)\n"
+	"                          fanotify  EXPERIMENTAL: one mark on each export's\n"
+	"                                    whole file system and one descriptor,\n"
+	"                                    whatever the tree's size; needs\n"
+	"                                    CAP_SYS_ADMIN, Linux 5.17 and a file\n"
+	"                                    system with file handles, else the\n"
+	"                                    export gets no change events. Events\n"
+	"                                    the kernel merges may come in another\n"
+	"                                    order than inotify's\n"
+	"                          auto      inotify for now\n"
 	"  -v, --verbose         log every request (operation, node, name, status,\n"
 	"                        time in microseconds) to stderr\n"
 	"  -h, --help            show this help\n"
@@ -117,6 +131,7 @@ struct serve_opts {
 	unsigned max_handles;
 	int readonly;
 	int verbose;
+	enum ws_posix_watcher watcher;
 };
 
 static int parse_count(const char *opt, const char *s, unsigned max, unsigned *out)
@@ -156,11 +171,20 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "max-handles", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "watcher", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *env = getenv("WINSIDE_WATCHER");
 	int c;
 
+	/* The environment's choice first, so that a winside started by
+	 * `fsbridge mount --local` can be told too; the option wins. */
+	if (env && *env && ws_posix_watcher_parse(env, &o->watcher)) {
+		fprintf(stderr, "winside serve: WINSIDE_WATCHER=%s: expected auto, inotify or "
+		        "fanotify\n", env);
+		return 2;
+	}
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":e:l:rt:w:m:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -197,6 +221,13 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 			break;
 		case 'v':
 			o->verbose++;
+			break;
+		case 'W':
+			if (ws_posix_watcher_parse(optarg, &o->watcher)) {
+				fprintf(stderr, "winside serve: --watcher %s: expected auto, inotify "
+				        "or fanotify\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(serve_help, stdout);
@@ -422,6 +453,7 @@ static int serve(struct serve_opts *o)
 			goto out;
 		}
 		nbe++;
+		ws_posix_backend_set_watcher(exports[i].be, o->watcher);
 		canon[i] = realpath(o->exports[i], NULL);
 		exports[i].path = o->exports[i];
 		exports[i].canonical = canon[i];

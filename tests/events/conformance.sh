@@ -35,7 +35,7 @@
 # XFAIL); one that starts to match fails as XPASS until taken off the list.
 #
 # Part 4, a lost window (needs root): the server's watcher is started
-# with an inotify queue of 16 events and held stopped (SIGSTOP) while
+# with an inotify (or fanotify) queue of 16 events and held stopped (SIGSTOP) while
 # files are created, written and removed behind it, so its queue
 # overflows; its RESCAN makes the client diff its cache against the
 # server. The mount's watcher must get what the backing dir's got, in
@@ -325,8 +325,10 @@ part3() {
 	done
 }
 
-# The sysctl that sizes an inotify instance's queue when it is made.
+# The sysctls that size an inotify instance's queue and a fanotify
+# group's when they are made (the server's watcher is either).
 QUEUE_LIMIT=/proc/sys/fs/inotify/max_queued_events
+FAN_QUEUE_LIMIT=/proc/sys/fs/fanotify/max_queued_events
 
 # winside_of PID: the server a `fsbridge mount --local` daemon started.
 winside_of() {
@@ -347,12 +349,17 @@ part4() {
 	lmnt=$tmp/mnt-lost
 	mkdir -p "$lost" && sh "$0" --lost-setup "$lost" || { fail "lost window setup"; return; }
 	saved=$(cat "$QUEUE_LIMIT")
+	fan_saved=$(cat "$FAN_QUEUE_LIMIT" 2>/dev/null)
 	# Only as long as the server needs to make its watcher: every
-	# inotify instance made meanwhile gets the small queue.
+	# inotify instance (fanotify group) made meanwhile gets the small
+	# queue.
 	echo 16 >"$QUEUE_LIMIT" || { fail "cannot lower $QUEUE_LIMIT"; return; }
+	[ -z "$fan_saved" ] || echo 16 >"$FAN_QUEUE_LIMIT" ||
+		{ echo "$saved" >"$QUEUE_LIMIT"; fail "cannot lower $FAN_QUEUE_LIMIT"; return; }
 	view_up "$lost" "$lmnt"
 	up=$?
 	echo "$saved" >"$QUEUE_LIMIT"
+	[ -z "$fan_saved" ] || echo "$fan_saved" >"$FAN_QUEUE_LIMIT"
 	[ $up = 0 ] || return
 	lpid=$view_pid
 	llog=$view_log

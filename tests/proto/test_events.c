@@ -40,6 +40,8 @@
 #define BURST 2000
 #define NTEMP 100
 #define QUEUE_PATH "/proc/sys/fs/inotify/max_queued_events"
+/* The same for a fanotify watcher (WINSIDE_WATCHER=fanotify). */
+#define FAN_QUEUE_PATH "/proc/sys/fs/fanotify/max_queued_events"
 
 /* ---- recorded events ------------------------------------------------------ */
 
@@ -80,6 +82,7 @@ static struct {
 	char log_path[128];
 	char token[FSB_TOKEN_MAX + 1];
 	char queue_saved[32];   /* max_queued_events to restore, "" if none */
+	char fan_queue_saved[32];
 	struct conn a;          /* the main subscriber */
 	struct conn b;          /* a second one, for echoes */
 } g;
@@ -292,19 +295,44 @@ static const char *winside_bin(void)
 	return WINSIDE_BIN;
 }
 
-static void restore_queue_limit(void)
+static void restore_one(const char *path, char *saved)
 {
 	int fd;
 
-	if (!g.queue_saved[0])
+	if (!saved[0])
 		return;
-	fd = open(QUEUE_PATH, O_WRONLY | O_CLOEXEC);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		if (write(fd, g.queue_saved, strlen(g.queue_saved)) < 0)
-			fprintf(stderr, "# could not restore %s: %s\n", QUEUE_PATH, strerror(errno));
+		if (write(fd, saved, strlen(saved)) < 0)
+			fprintf(stderr, "# could not restore %s: %s\n", path, strerror(errno));
 		close(fd);
 	}
-	g.queue_saved[0] = '\0';
+	saved[0] = '\0';
+}
+
+static void restore_queue_limit(void)
+{
+	restore_one(QUEUE_PATH, g.queue_saved);
+	restore_one(FAN_QUEUE_PATH, g.fan_queue_saved);
+}
+
+/* fanotify's limit lowered as inotify's, where there is one. */
+static void lower_fan_queue_limit(void)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(FAN_QUEUE_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		snprintf(g.fan_queue_saved, sizeof(g.fan_queue_saved), "%s", buf);
+		if (pwrite(fd, "16\n", 3, 0) != 3)
+			g.fan_queue_saved[0] = '\0';
+	}
+	close(fd);
 }
 
 static void kill_server(void)
@@ -1282,7 +1310,8 @@ static void t_overflow(void **state)
 	}
 	buf[n] = '\0';
 	snprintf(g.queue_saved, sizeof(g.queue_saved), "%s", buf);
-	/* The limit is taken when the watcher's inotify instance is made:
+	/* The limit is taken when the watcher's inotify instance (fanotify
+	 * group) is made:
 	 * lower it, restart the watcher, restore it at once. */
 	conn_close(c);
 	if (pwrite(fd, "16\n", 3, 0) != 3) {
@@ -1292,6 +1321,7 @@ static void t_overflow(void **state)
 		skip();
 	}
 	close(fd);
+	lower_fan_queue_limit();
 	conn_open(c, FSB_CAP_EVENTS);
 	restore_queue_limit();
 

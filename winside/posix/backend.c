@@ -123,6 +123,29 @@ void ws__posix_watch_tally(struct ws_backend *be, size_t dirs, size_t polled, si
 	atomic_store(&pb->watch_bytes, bytes);
 }
 
+int ws_posix_watcher_parse(const char *s, enum ws_posix_watcher *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = WS_WATCHER_AUTO;
+	else if (!strcmp(s, "inotify"))
+		*out = WS_WATCHER_INOTIFY;
+	else if (!strcmp(s, "fanotify"))
+		*out = WS_WATCHER_FANOTIFY;
+	else
+		return -1;
+	return 0;
+}
+
+void ws_posix_backend_set_watcher(struct ws_backend *be, enum ws_posix_watcher kind)
+{
+	((struct posix_be *)be)->watcher = kind;
+}
+
+enum ws_posix_watcher ws__posix_watcher(struct ws_backend *be)
+{
+	return ((struct posix_be *)be)->watcher;
+}
+
 static void posix_destroy(struct ws_backend *be)
 {
 	struct posix_be *pb = (struct posix_be *)be;

@@ -20,6 +20,7 @@
 #include "fsb_proto.h"
 #include "ws_backend.h"
 #include "ws_hash.h"
+#include "ws_posix.h"
 
 struct stat;
 
@@ -98,6 +99,7 @@ struct posix_be {
 	/* Bumped when a directory may have left the export (watch_batch.c
 	 * and our own renames): every proof older is redone. */
 	_Atomic uint64_t moves;
+	enum ws_posix_watcher watcher;
 	/* What the watcher holds, as it last told (ws__posix_watch_tally). */
 	_Atomic size_t watch_dirs;
 	_Atomic size_t watch_polled;

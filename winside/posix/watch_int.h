@@ -8,7 +8,9 @@
  *   watch_poll.c   the directories left unwatched at the watch limit, polled
  *   watch_scan.c   adding watches (one directory, a whole subtree, the tree
  *                  again after an overflow) and the names listings reported
- *   watch.c        inotify events to changes; the thread; start and stop
+ *   watch_event.c  inotify events to changes
+ *   watch_fan.c    fanotify's events in inotify's form, to watch_event.c
+ *   watch.c        the thread reading the events; start and stop
  * Everything here runs on the watcher's thread, or in start and stop
  * while that thread does not run.
  */
@@ -35,6 +37,7 @@
  */
 struct wdir {
 	struct ws_hlink by_wd;
+	struct ws_hlink by_fh;          /* fanotify: by the handle events name it by */
 	struct ws_hlink by_name;        /* (parent, name); unhashed when detached */
 	struct ws_hlink by_ident;
 	struct wdir *prev;              /* every wdir of the watch */
@@ -47,6 +50,17 @@ struct wdir {
 	uint64_t epoch;                 /* last resync that found it */
 	size_t namelen;
 	char *name;                     /* "" for the root */
+	int fhtype;                     /* fanotify only */
+	unsigned fhlen;
+	unsigned char fh[];
+};
+
+/* A file handle as name_to_handle_at gives it and fanotify reports it. */
+#define WS_WATCH_FH_MAX 128
+struct wfh {
+	int type;
+	unsigned len;
+	unsigned char bytes[WS_WATCH_FH_MAX];
 };
 
 /* Offsets of a change's strings in the arena, which may move as it grows. */
@@ -59,12 +73,21 @@ struct ws_watch {
 	struct ws_backend *be;
 	ws_change_fn fn;
 	void *ctx;
+	/* The inotify descriptor, or with `fan` the fanotify one: then a
+	 * wd is only the watcher's own number for a directory (the seen
+	 * set and the pairing keep using it) and the kernel names
+	 * directories by file handle (watch_fan.c). */
 	int ifd;
+	int fan;
+	int next_wd;
+	uint32_t fsid[2];
+	uint32_t fan_cookie;
 	int efd;
 	pthread_t thread;
 	int stop;                       /* set by watch_stop, atomically */
 
 	struct ws_htab by_wd;
+	struct ws_htab by_fh;
 	struct ws_htab by_name;
 	struct ws_htab by_ident;
 	struct wdir *all;
@@ -79,6 +102,7 @@ struct ws_watch {
 	size_t npolled;
 	/* For the stats: the wdirs' names and the polled paths. */
 	size_t name_bytes;
+	size_t fh_bytes;
 	size_t polled_bytes;
 
 	/* A MOVED_FROM waiting for its MOVED_TO. */
@@ -115,6 +139,9 @@ struct ws_watch {
 
 /* ---- watch_tree.c ---- */
 struct wdir *ws__watch_find_wd(struct ws_watch *w, int wd);
+struct wdir *ws__watch_find_fh(struct ws_watch *w, int type, const unsigned char *bytes,
+                               unsigned len);
+void ws__watch_fh_insert(struct ws_watch *w, struct wdir *d);
 struct wdir *ws__watch_find_ident(struct ws_watch *w, const struct ws_ident *id);
 struct wdir *ws__watch_find_child(struct ws_watch *w, const struct wdir *parent,
                                   const char *name);
@@ -162,5 +189,19 @@ void ws__watch_scan(struct ws_watch *w, struct wdir *top, int report);
  * moved in from outside the export with what it holds. */
 void ws__watch_new_dir(struct ws_watch *w, struct wdir *parent, const char *name, int moved_in);
 void ws__watch_overflow(struct ws_watch *w);
+
+/* ---- watch_event.c ---- */
+struct inotify_event;
+void ws__watch_event(struct ws_watch *w, const struct inotify_event *ev);
+/* The ATTRIB held for a touch's IN_CLOSE_WRITE, sent as it is. */
+void ws__watch_event_let_attr(struct ws_watch *w);
+/* And the MOVED_FROM waiting for its MOVED_TO too (moved out). */
+void ws__watch_event_flush(struct ws_watch *w);
+
+/* ---- watch_fan.c ---- */
+/* fanotify instead of inotify, if it can watch the export's file system
+ * (w->fan and w->ifd set): 0, or -errno with the reason in why. */
+int ws__watch_fan_open(struct ws_watch *w, char *why, size_t len);
+void ws__watch_fan_events(struct ws_watch *w, const char *buf, size_t n);
 
 #endif

@@ -135,6 +135,36 @@ void ws__watch_limit_reached(struct ws_watch *w, struct wdir *parent, const char
 	free(path);
 }
 
+#ifndef AT_HANDLE_FID
+#define AT_HANDLE_FID 0x200
+#endif
+
+/* fd's file handle, encoded as fanotify encodes the ones it reports (a
+ * FID, which needs no export support; before Linux 6.5 the plain handle,
+ * the same bytes on every file system that can export): 0 or -1 with
+ * errno. */
+static int handle_of(int fd, struct wfh *out)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + WS_WATCH_FH_MAX];
+	} u;
+	int mnt, r;
+
+	u.fh.handle_bytes = WS_WATCH_FH_MAX;
+	r = name_to_handle_at(fd, "", &u.fh, &mnt, AT_EMPTY_PATH | AT_HANDLE_FID);
+	if (r < 0 && errno == EINVAL) {
+		u.fh.handle_bytes = WS_WATCH_FH_MAX;
+		r = name_to_handle_at(fd, "", &u.fh, &mnt, AT_EMPTY_PATH);
+	}
+	if (r < 0)
+		return -1;
+	out->type = u.fh.handle_type;
+	out->len = u.fh.handle_bytes;
+	memcpy(out->bytes, u.fh.f_handle, out->len);
+	return 0;
+}
+
 /*
  * Watch directory `name` in `parent` (the export root when parent is NULL)
  * and return its wdir; *known says whether it was watched already (the
@@ -146,6 +176,7 @@ struct wdir *ws__watch_dir(struct ws_watch *w, struct wdir *parent, const char *
 {
 	char proc[32];
 	struct ws_bstat bs;
+	struct wfh fh;
 	struct stat st;
 	struct wdir *d;
 	int fd, wd;
@@ -169,22 +200,39 @@ struct wdir *ws__watch_dir(struct ws_watch *w, struct wdir *parent, const char *
 		*err = errno;
 		goto out_close;
 	}
-	/* The magic link reaches exactly the inode opened above, so no
-	 * IN_DONT_FOLLOW (which would watch the link in /proc). */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	wd = inotify_add_watch(w->ifd, proc, WATCH_MASK);
-	if (wd < 0) {
-		*err = errno;
-		goto out_close;
+	if (w->fan) {
+		/* Nothing to add: the file system's mark reports it. */
+		if (handle_of(fd, &fh) < 0) {
+			*err = errno;
+			goto out_close;
+		}
+		d = ws__watch_find_fh(w, fh.type, fh.bytes, fh.len);
+		if (d) {
+			wd = d->wd;
+		} else {
+			if (++w->next_wd <= 0)
+				w->next_wd = 1;
+			wd = w->next_wd;
+		}
+	} else {
+		/* The magic link reaches exactly the inode opened above, so
+		 * no IN_DONT_FOLLOW (which would watch the link in /proc). */
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		wd = inotify_add_watch(w->ifd, proc, WATCH_MASK);
+		if (wd < 0) {
+			*err = errno;
+			goto out_close;
+		}
+		d = ws__watch_find_wd(w, wd);
 	}
 	close(fd);
-	d = ws__watch_find_wd(w, wd);
 	if (d) {
 		*known = 1;
 	} else {
-		d = calloc(1, sizeof(*d));
+		d = calloc(1, sizeof(*d) + (w->fan ? fh.len : 0));
 		if (!d) {
-			inotify_rm_watch(w->ifd, wd);
+			if (!w->fan)
+				inotify_rm_watch(w->ifd, wd);
 			*err = ENOMEM;
 			return NULL;
 		}
@@ -197,6 +245,13 @@ struct wdir *ws__watch_dir(struct ws_watch *w, struct wdir *parent, const char *
 		w->all = d;
 		ws_htab_insert(&w->by_wd, &d->by_wd, ws_hash_u64((uint64_t)(unsigned)wd));
 		ws_htab_insert(&w->by_ident, &d->by_ident, ws__hash_ident(&d->ident));
+		if (w->fan) {
+			d->fhtype = fh.type;
+			d->fhlen = fh.len;
+			memcpy(d->fh, fh.bytes, fh.len);
+			ws__watch_fh_insert(w, d);
+			w->fh_bytes += fh.len;
+		}
 	}
 	d->epoch = w->epoch;
 	if (ws__watch_place(w, d, parent, parent ? name : "")) {
@@ -204,7 +259,8 @@ struct wdir *ws__watch_dir(struct ws_watch *w, struct wdir *parent, const char *
 		if (*known)
 			return d;       /* keeps its old place */
 		/* Nameless, it would report its changes as the root's. */
-		inotify_rm_watch(w->ifd, wd);
+		if (!w->fan)
+			inotify_rm_watch(w->ifd, wd);
 		ws__watch_wdir_free(w, d);
 		return NULL;
 	}
@@ -353,8 +409,9 @@ static void drop_stale(struct ws_watch *w)
 void ws__watch_overflow(struct ws_watch *w)
 {
 	/* Once per watch as a warning: a flood overflows again and again. */
-	ws_log(w->overflows++ ? WS_LOG_DEBUG : WS_LOG_WARN, "the inotify queue overflowed "
-	       "(fs.inotify.max_queued_events); clients are told to rescan the export");
+	ws_log(w->overflows++ ? WS_LOG_DEBUG : WS_LOG_WARN, "the %s queue overflowed "
+	       "(fs.%s.max_queued_events); clients are told to rescan the export",
+	       w->fan ? "fanotify" : "inotify", w->fan ? "fanotify" : "inotify");
 	ws__watch_emit(w, FSB_EV_RESCAN, FSB_EVF_DIR, 0, w->root, "", 0);
 	ws__watch_seen_clear(w);
 	w->epoch++;

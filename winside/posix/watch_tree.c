@@ -4,7 +4,10 @@
  * forgetting a subtree, and the path from the export root to each.
  *
  * inotify watches single directories, so every directory of the export
- * gets a watch, and the watcher keeps a tree of them (struct wdir): each
+ * gets a watch; fanotify names each event's directory by its file handle
+ * and reports the whole file system, so a directory the watcher does not
+ * know is outside the export. Either way the watcher keeps a tree of the
+ * export's directories (struct wdir): each
  * knows its parent and its own name, so a path is built by walking up and
  * renaming a directory is one pointer update for its whole subtree. A
  * directory's descriptor is opened along that path when needed.
@@ -40,6 +43,31 @@ struct wdir *ws__watch_find_wd(struct ws_watch *w, int wd)
 			return d;
 	}
 	return NULL;
+}
+
+static uint64_t fh_key(int type, const unsigned char *bytes, unsigned len)
+{
+	return ws__hash_bytes((uint64_t)(unsigned)type, (const char *)bytes, len);
+}
+
+struct wdir *ws__watch_find_fh(struct ws_watch *w, int type, const unsigned char *bytes,
+                               unsigned len)
+{
+	uint64_t h = fh_key(type, bytes, len);
+	struct ws_hlink *l;
+	struct wdir *d;
+
+	for (l = ws_htab_first(&w->by_fh, h); l; l = ws_htab_next(l, h)) {
+		d = WS_CONTAINER_OF(l, struct wdir, by_fh);
+		if (d->fhtype == type && d->fhlen == len && !memcmp(d->fh, bytes, len))
+			return d;
+	}
+	return NULL;
+}
+
+void ws__watch_fh_insert(struct ws_watch *w, struct wdir *d)
+{
+	ws_htab_insert(&w->by_fh, &d->by_fh, fh_key(d->fhtype, d->fh, d->fhlen));
 }
 
 struct wdir *ws__watch_find_ident(struct ws_watch *w, const struct ws_ident *id)
@@ -124,6 +152,10 @@ void ws__watch_wdir_free(struct ws_watch *w, struct wdir *d)
 {
 	ws__watch_detach(w, d);
 	ws_htab_remove(&w->by_wd, &d->by_wd);
+	if (w->fan) {
+		ws_htab_remove(&w->by_fh, &d->by_fh);
+		w->fh_bytes -= d->fhlen;
+	}
 	ws_htab_remove(&w->by_ident, &d->by_ident);
 	if (d->prev)
 		d->prev->next = d->next;
@@ -165,6 +197,8 @@ void ws__watch_drop_subtree(struct ws_watch *w, struct wdir *top, int unwatch)
 	struct wdir *d, *next, **victims;
 	size_t n = 0, cap = 16, i;
 
+	if (w->fan)
+		unwatch = 0;    /* one mark for the whole file system */
 	if (!top->nchildren) {
 		if (unwatch)
 			inotify_rm_watch(w->ifd, top->wd);

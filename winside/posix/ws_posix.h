@@ -17,6 +17,21 @@
  */
 int ws_posix_backend_new(const char *path, struct ws_backend **out, char *err, size_t errlen);
 
+/* Which kernel interface watches the export for changes: inotify's
+ * watch per directory, or fanotify's one mark on the whole file system
+ * (CAP_SYS_ADMIN, file handles, Linux 5.17), failing if it cannot. auto
+ * is inotify for now: fanotify merges unread events of one thread on one
+ * file, so their order can differ from inotify's (watch_fan.c). */
+enum ws_posix_watcher {
+	WS_WATCHER_AUTO = 0,
+	WS_WATCHER_INOTIFY,
+	WS_WATCHER_FANOTIFY,
+};
+/* "auto", "inotify" or "fanotify" to *out: 0, or -1 for anything else. */
+int ws_posix_watcher_parse(const char *s, enum ws_posix_watcher *out);
+/* Before the first client asks for events. */
+void ws_posix_backend_set_watcher(struct ws_backend *be, enum ws_posix_watcher kind);
+
 /* What the backend's nodes cost, for the server's log. */
 struct ws_posix_stats {
 	size_t nodes;           /* objects known to some client */
@@ -26,7 +41,8 @@ struct ws_posix_stats {
 	size_t fds_pinned;      /* the root's and files' losing their last name */
 	size_t bytes;           /* allocated for the nodes */
 	int handles;            /* nodes are re-opened by file handle */
-	size_t watched;         /* directories with an inotify watch */
+	size_t watched;         /* directories the watcher knows (an inotify
+	                         * watch each, or in fanotify's one mark) */
 	size_t polled;          /* subtrees polled (the watch limit) */
 	size_t watch_bytes;     /* allocated for them */
 };
@@ -56,6 +72,7 @@ void ws__posix_objs_renamed(struct ws_backend *be, const struct ws_ident *dir, c
 int ws__posix_watch_start(struct ws_backend *be, ws_change_fn fn, void *ctx,
                           struct ws_watch **out);
 void ws__posix_watch_stop(struct ws_backend *be, struct ws_watch *w);
+enum ws_posix_watcher ws__posix_watcher(struct ws_backend *be);
 /* watch.c tells the backend what the watcher holds, for its stats. */
 void ws__posix_watch_tally(struct ws_backend *be, size_t dirs, size_t polled, size_t bytes);
 
