@@ -131,9 +131,17 @@ rec_start() {
 # through a bind mount of its own, as a container given `-v DIR:/app`
 # does. unshare makes the namespace's mounts private, and the exec keeps
 # one process: killing it ends the namespace and its bind mount.
+# A new namespace starts with a copy of every mount there is, and a FUSE
+# mount copied into it lives on until the namespace ends: its daemon would
+# not hear of an umount made meanwhile by another test running alongside
+# (make -j check), and would wait for as long as the recorder lives. So
+# every FUSE mount but the recorder's own view is detached in there first.
 rec_start_ns() {
 	mkdir -p "$tmp/$1.view"
-	unshare -m sh -c 'mount --bind "$1" "$2" && exec "$3" -t $4 "$2"' evrec-ns \
+	unshare -m sh -c 'mount --bind "$1" "$2" || exit 1
+		awk -v keep="$2" '"'"'$3 ~ /^fuse/ && $2 != keep { print $2 }'"'"' /proc/self/mounts |
+			sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+		exec "$3" -t $4 "$2"' evrec-ns \
 		"$2" "$tmp/$1.view" "$EVREC" "${3:-}" >"$tmp/$1.ev" 2>"$tmp/$1.err" &
 	rec_ready "$1" $!
 }

@@ -214,7 +214,13 @@ stop_mount() {
 		i=$((i + 1))
 	done
 	if kill -0 "$p" 2>/dev/null; then
-		fail "daemon $p still running ${STEP}s after umount"
+		fail "daemon $p still running ${STEP}s after umount; its threads wait in:"
+		for t in /proc/"$p"/task/*; do
+			echo "    $(cat "$t/comm" 2>/dev/null) $(cat "$t/wchan" 2>/dev/null)" \
+				"$(head -n 3 "$t/stack" 2>/dev/null | tr '\n' ' ')"
+		done
+		echo "  daemon log (last 15 lines):"
+		tail -n 15 "$log" | sed 's/^/    /'
 		kill -9 "$p" 2>/dev/null
 	fi
 	wait "$p"
