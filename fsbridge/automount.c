@@ -237,6 +237,7 @@ static int valid_name(struct fsb_str n)
 
 static void reconcile(struct am *a, const struct fsb_exports_rep *r)
 {
+	char mp[sizeof(a->ex[0].mp)];
 	uint64_t now = now_ms();
 	uint32_t k;
 	size_t i;
@@ -262,7 +263,10 @@ static void reconcile(struct am *a, const struct fsb_exports_rep *r)
 			e = &a->ex[a->n++];
 			memset(e, 0, sizeof(*e));
 			memcpy(e->name, it->name.ptr, it->name.len);
-			snprintf(e->mp, sizeof(e->mp), "%s/%s", a->o->root, e->name);
+			/* Through a buffer of its own: gcc cannot tell that the
+			 * root given in the options lies outside *a. */
+			snprintf(mp, sizeof(mp), "%s/%s", a->o->root, e->name);
+			memcpy(e->mp, mp, sizeof(mp));
 			fb_info("export %s (%.*s) is served", e->name, (int)it->path.len, it->path.ptr);
 		}
 		e->listed = 1;
