@@ -26,6 +26,11 @@
 #define EVENTS_QUEUE_MAX 1000000u
 /* How often an idle event thread looks whether the stats are out of date. */
 #define STATS_REFRESH_MS 1000
+/* After a batch of events the stats file is written again at most this
+ * often: a busy mount handles thousands of batches a second (each echo of
+ * its own requests is one), and a file rewritten for each cost more than
+ * the requests themselves. */
+#define STATS_BATCH_MS 100
 
 int fb_events_mode_parse(const char *s, enum fb_events_mode *out)
 {
@@ -100,6 +105,28 @@ out_lock:
 }
 
 /* ---- the loop thread's side ----------------------------------------------- */
+
+/* Handle a list of echoes on the loop thread: an echo changes nothing on
+ * the mount (fb__handle_event only counts it and notes a directory made
+ * here), so it needs no replay and may skip the queue when the queue is
+ * empty: nothing is then waiting to be handled before it. */
+static void echoes_inline(struct fb_events *ev, struct fb_rev *r)
+{
+	while (r) {
+		struct fb_rev *next = r->next;
+		int consumed;
+
+		fb__handle_event(ev, r, next, &consumed);
+		free(r);
+		r = next;
+		if (consumed && r) {
+			next = r->next;
+			free(r);
+			r = next;
+		}
+	}
+	atomic_store(&ev->stats_stale, 1);
+}
 
 void fb_events_on_push(struct fb_events *ev, const struct fsb_event_push *push)
 {
@@ -181,6 +208,14 @@ void fb_events_on_push(struct fb_events *ev, const struct fsb_event_push *push)
 			free(first);
 			first = next;
 		}
+		return;
+	}
+	if (!foreign && !ev->head && !ev->busy && !ev->overflowed && ev->started) {
+		/* Echoes alone, with nothing before them: dropped here, which
+		 * spares a wakeup of the event thread for each request of the
+		 * mount's own (most frames on a busy mount are just that). */
+		pthread_mutex_unlock(&ev->lock);
+		echoes_inline(ev, first);
 		return;
 	}
 	if (ev->tail)
@@ -326,7 +361,7 @@ static void stats_refresh(struct fb_events *ev)
 	fb_dents_mem(&ev->fs->dents, &names, &dirs, &bytes);
 	nodes = fb_nodes_count(&ev->fs->nodes) + names;
 	pthread_mutex_lock(&ev->stats_lock);
-	if (nodes != ev->stats_nodes)
+	if (nodes != ev->stats_nodes || atomic_exchange(&ev->stats_stale, 0))
 		stats_write_locked(ev);
 	pthread_mutex_unlock(&ev->stats_lock);
 }
@@ -371,6 +406,56 @@ static void settle(struct fb_events *ev, const struct fb_rev *r)
 		atomic_fetch_sub(&ev->foreign, 1);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* After a batch: write the stats now if the last writing is old enough,
+ * else leave it to the wait for the next batch (stats_wait_until). */
+static void stats_after_batch(struct fb_events *ev)
+{
+	uint64_t now = mono_ns();
+
+	if (now - ev->stats_written_ns < (uint64_t)STATS_BATCH_MS * 1000000u) {
+		ev->stats_dirty = 1;
+		return;
+	}
+	stats_write(ev);
+	ev->stats_written_ns = now;
+	ev->stats_dirty = 0;
+}
+
+/* When an idle event thread wakes by itself: when the pending writing of
+ * the stats is due, or the next look at the tables. */
+static void stats_wait_until(const struct fb_events *ev, struct timespec *until)
+{
+	uint64_t ms = STATS_REFRESH_MS;
+
+	if (ev->stats_dirty) {
+		uint64_t since = (mono_ns() - ev->stats_written_ns) / 1000000u;
+
+		ms = since >= STATS_BATCH_MS ? 0 : STATS_BATCH_MS - since;
+	}
+	clock_gettime(CLOCK_REALTIME, until);
+	until->tv_nsec += (long)(ms % 1000) * 1000000L;
+	until->tv_sec += (time_t)(ms / 1000) + until->tv_nsec / 1000000000L;
+	until->tv_nsec %= 1000000000L;
+}
+
+/* Whether a batch holds an event that is not an echo: only those are
+ * replayed through the mount. */
+static int batch_has_foreign(const struct fb_rev *r)
+{
+	for (; r; r = r->next)
+		if (!(r->flags & FSB_EVF_ECHO))
+			return 1;
+	return 0;
+}
+
 static void *event_thread(void *arg)
 {
 	struct fb_events *ev = arg;
@@ -386,12 +471,14 @@ static void *event_thread(void *arg)
 		while (!ev->head && !ev->overflowed && !ev->stop) {
 			struct timespec until;
 
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += STATS_REFRESH_MS / 1000;
+			stats_wait_until(ev, &until);
 			if (pthread_cond_timedwait(&ev->cond, &ev->lock, &until) != ETIMEDOUT)
 				continue;
 			pthread_mutex_unlock(&ev->lock);
-			stats_refresh(ev);
+			if (ev->stats_dirty)
+				stats_after_batch(ev);
+			else
+				stats_refresh(ev);
 			pthread_mutex_lock(&ev->lock);
 		}
 		if (ev->stop)
@@ -403,12 +490,13 @@ static void *event_thread(void *arg)
 		ev->overflowed = 0;
 		rescan_for = ev->rescan_for;
 		ev->rescanning = overflowed;
+		ev->busy = 1;
 		pthread_mutex_unlock(&ev->lock);
 
 		/* The mount's root, held only while replaying: an open
 		 * descriptor would make a plain umount fail with EBUSY. The
-		 * rescan replays too. */
-		if (ev->mode == FB_EVENTS_REPLAY) {
+		 * rescan replays too; echoes alone replay nothing. */
+		if (ev->mode == FB_EVENTS_REPLAY && (overflowed || batch_has_foreign(batch))) {
 			ev->rootfd = open(ev->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (ev->rootfd < 0)
 				fb_warn("cannot open the mount %s to replay events (%s): only "
@@ -446,8 +534,9 @@ static void *event_thread(void *arg)
 			close(ev->rootfd);
 			ev->rootfd = -1;
 		}
-		stats_write(ev);
+		stats_after_batch(ev);
 		pthread_mutex_lock(&ev->lock);
+		ev->busy = 0;
 	}
 	batch = ev->head;
 	ev->head = ev->tail = NULL;

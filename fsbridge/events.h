@@ -123,6 +123,12 @@ struct fb_events {
 	pthread_mutex_t stats_lock;        /* writing the stats file */
 	size_t stats_nodes;                /* nodes + names at the last writing
 	                                    * (under stats_lock) */
+	uint64_t stats_written_ns;         /* CLOCK_MONOTONIC of the last writing
+	                                    * after a batch (event thread) */
+	int stats_dirty;                   /* a batch was handled since (event
+	                                    * thread) */
+	atomic_int stats_stale;            /* echoes were handled on the loop
+	                                    * thread since the last writing */
 
 	/* the queue, loop thread -> event thread */
 	pthread_mutex_t lock;
@@ -132,6 +138,7 @@ struct fb_events {
 	size_t queued;
 	int overflowed;                    /* queue cap hit: rescan due */
 	int rescanning;                    /* the event thread runs a rescan */
+	int busy;                          /* the event thread handles a batch */
 	uint64_t rescan_for;               /* `losses` when the due rescan was asked */
 	int stop;
 	int started;

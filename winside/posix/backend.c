@@ -78,7 +78,10 @@ void ws__posix_fill_bstat(const struct stat *s, struct ws_bstat *st)
 {
 	st->ident.vol = (uint64_t)s->st_dev;
 	st->ident.lo = (uint64_t)s->st_ino;
-	st->ident.hi = 0;
+	/* An inode never changes type, but its number is reused once it is
+	 * gone: a directory made where a deleted file's number is free must
+	 * not be taken for that file, which a client may still hold. */
+	st->ident.hi = (uint64_t)(s->st_mode & S_IFMT);
 	ws__posix_fill_attr(s, &st->attr);
 }
 
