@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "dents.h"
 #include "events.h"
+#include "dirtimes.h"
 #include "fhs.h"
 #include "nodes.h"
 #include "options.h"
@@ -38,6 +39,7 @@ struct fb_fs {
 	struct fb_server server;
 	struct fb_events events;
 	struct fb_resume resume;        /* getting the server back */
+	struct fb_dirtimes dirtimes;    /* listed directories restated */
 };
 
 extern const struct fuse_lowlevel_ops fb_fuse_ops;

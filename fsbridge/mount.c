@@ -335,6 +335,9 @@ int fb_mount_run(struct fb_mount_opts *o)
 		fb_conn_stop(fs.conn);
 		goto out_unmount;
 	}
+	rc = fb_dirtimes_start(&fs.dirtimes, &fs, mp);
+	if (rc < 0)
+		fb_warn("cannot start the directory restat thread: %s", strerror(-rc));
 	rc = fb_resume_start(&fs.resume);
 	if (rc < 0) {
 		fb_err("cannot start the reconnect thread: %s", strerror(-rc));
@@ -348,6 +351,7 @@ int fb_mount_run(struct fb_mount_opts *o)
 	if (rc < 0)
 		fb_err("FUSE session ended with an error: %s", strerror(-rc));
 	fb_resume_stop(&fs.resume);
+	fb_dirtimes_stop(&fs.dirtimes);
 	fb_events_stop(&fs.events);
 	fb_conn_stop(fs.conn);
 	fb_events_log_summary(&fs.events);
@@ -365,6 +369,7 @@ out_session:
 	/* After the device is closed: a stat still waiting for the mount
 	 * to answer fails then. */
 	fb_readahead_join(&ra);
+	fb_dirtimes_join(&fs.dirtimes);
 out_args:
 	fuse_opt_free_args(&args);
 out_conn:

@@ -504,8 +504,11 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 		}
 		/* The rest of the listing reached the kernel: from now on
 		 * the client knows every name there (dents.h). */
-		if (r->eof && handed == r->count)
+		if (r->eof && handed == r->count) {
 			fb_dents_set_listed(&fs->dents, op->node);
+			if (fs->cache.no_opendir)
+				fb_dirtimes_note(&fs->dirtimes, op->node);
+		}
 	}
 	if (fuse_reply_buf(op->req, buf, pos) < 0 && op->plus) {
 		for (i = 0; i < handed; i++)
