@@ -1,7 +1,8 @@
 /*
  * test_nodes.c - the node table and the handle table: exact lookup counts,
  * FORGET freeing, ids never reused, pins outliving FORGET, the per-session
- * handle cap, one node per file whatever the number of hard links, and
+ * handle cap, one node per file whatever the number of hard links, an
+ * inode number reused by an object of another type taken for a new node, and
  * everything released when a connection drops. First on the tables alone
  * with a counting fake backend, then through the protocol against the
  * POSIX backend.
@@ -23,6 +24,7 @@
 #include "harness.h"
 #include "ws_handles.h"
 #include "ws_nodes.h"
+#include "ws_posix.h"
 
 /* ---- a fake backend that only counts what is alive ---------------------- */
 
@@ -158,6 +160,42 @@ static void t_unit_nodes(void **state)
 	k = ident(999);
 	assert_int_equal(ws_nodes_ref_ident(&t, &k, &id), 0);
 
+	ws_nodes_release(&t);
+	assert_int_equal(live_nodes, 0);
+}
+
+/* An inode number freed by a deleted file and reused by a new directory
+ * must not name the file's node, which a client may still hold: creating
+ * in the new directory would fail with ENOTDIR. The POSIX backend puts
+ * the type in the identity, and the node table keeps one node per
+ * identity. */
+static void t_reused_number(void **state)
+{
+	struct stat file, dir;
+	struct ws_bstat a, b, c;
+	struct ws_nodes t;
+	struct ws_ident root = ident(1);
+	uint64_t ida, idb, idc;
+
+	memset(&file, 0, sizeof(file));
+	file.st_dev = 8;
+	file.st_ino = 4242;
+	file.st_mode = S_IFREG | 0644;
+	dir = file;
+	dir.st_mode = S_IFDIR | 0755;
+	ws__posix_fill_bstat(&file, &a);
+	ws__posix_fill_bstat(&dir, &b);
+	ws__posix_fill_bstat(&file, &c);
+	assert_memory_not_equal(&a.ident, &b.ident, sizeof(a.ident));
+	assert_memory_equal(&a.ident, &c.ident, sizeof(a.ident));
+
+	live_nodes = 0;
+	assert_int_equal(ws_nodes_init(&t, &fake_be, 7, fake_node(), &root), 0);
+	assert_int_equal(ws_nodes_enter(&t, fake_node(), &a.ident, &ida, NULL), 0);
+	assert_int_equal(ws_nodes_enter(&t, fake_node(), &b.ident, &idb, NULL), 0);
+	assert_int_equal(ws_nodes_enter(&t, fake_node(), &c.ident, &idc, NULL), 0);
+	assert_true(ida != idb);
+	assert_int_equal(ida, idc);
 	ws_nodes_release(&t);
 	assert_int_equal(live_nodes, 0);
 }
@@ -664,6 +702,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_unit_nodes),
 		cmocka_unit_test(t_unit_handles),
+		cmocka_unit_test(t_reused_number),
 		cmocka_unit_test_setup_teardown(t_lookup_counts, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(t_entry_refs, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(t_readdir_refs, setup, th_teardown),
