@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "automount.h"
+#include "clock.h"
 #include "config.h"
 #include "fsb_client.h"
 #include "fsb_net.h"
@@ -61,14 +62,6 @@ static void on_signal(int sig)
 	stopping = 1;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
 static void nap(unsigned ms)
 {
 	struct timespec t = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
@@ -89,7 +82,7 @@ static void start_mount(struct am *a, struct am_export *e)
 
 	if (mkdir(e->mp, 0755) < 0 && errno != EEXIST) {
 		fb_warn("%s: %s; not mounting %s", e->mp, strerror(errno), e->name);
-		e->next_try_ms = now_ms() + RETRY_MS;
+		e->next_try_ms = fb_mono_ms() + RETRY_MS;
 		return;
 	}
 	argv[n++] = (char *)"fsbridge";
@@ -117,7 +110,7 @@ static void start_mount(struct am *a, struct am_export *e)
 	pid = fork();
 	if (pid < 0) {
 		fb_warn("cannot start the mount of %s: %s", e->name, strerror(errno));
-		e->next_try_ms = now_ms() + RETRY_MS;
+		e->next_try_ms = fb_mono_ms() + RETRY_MS;
 		return;
 	}
 	if (pid == 0) {
@@ -151,7 +144,7 @@ static void reap(struct am *a)
 			if (e->pid != pid)
 				continue;
 			e->pid = 0;
-			e->next_try_ms = now_ms() + (e->stopping ? 0 : RETRY_MS);
+			e->next_try_ms = fb_mono_ms() + (e->stopping ? 0 : RETRY_MS);
 			e->stopping = 0;
 			if (!stopping && e->listed)
 				fb_warn("the mount of %s ended (%s %d); trying again", e->name,
@@ -238,7 +231,7 @@ static int valid_name(struct fsb_str n)
 static void reconcile(struct am *a, const struct fsb_exports_rep *r)
 {
 	char mp[sizeof(a->ex[0].mp)];
-	uint64_t now = now_ms();
+	uint64_t now = fb_mono_ms();
 	uint32_t k;
 	size_t i;
 
@@ -305,7 +298,7 @@ static void poll_server(struct am *a)
 
 static void stop_all(struct am *a)
 {
-	uint64_t deadline = now_ms() + STOP_WAIT_MS;
+	uint64_t deadline = fb_mono_ms() + STOP_WAIT_MS;
 	size_t i, left;
 
 	for (i = 0; i < a->n; i++)
@@ -316,7 +309,7 @@ static void stop_all(struct am *a)
 			left += a->ex[i].pid != 0;
 		if (!left)
 			break;
-		if (now_ms() > deadline) {
+		if (fb_mono_ms() > deadline) {
 			for (i = 0; i < a->n; i++)
 				if (a->ex[i].pid > 0)
 					kill(a->ex[i].pid, SIGKILL);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dirtimes.h"
 #include "fuse_ops.h"
 #include "log.h"
@@ -22,14 +23,6 @@
 /* At most this many waiting (a cold walk of a big tree lists thousands):
  * beyond it, the rest simply cost the walker its trip, as before. */
 #define DIRTIMES_MAX 65536u
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void fb_dirtimes_note(struct fb_dirtimes *dt, uint64_t node)
 {
@@ -49,7 +42,7 @@ void fb_dirtimes_note(struct fb_dirtimes *dt, uint64_t node)
 				dt->nodes[dt->count++] = node;
 			}
 		}
-		dt->last_ns = mono_ns();
+		dt->last_ns = fb_mono_ns();
 		pthread_cond_signal(&dt->cond);
 	}
 	pthread_mutex_unlock(&dt->lock);
@@ -86,15 +79,11 @@ static void *dirtimes_thread(void *arg)
 			pthread_cond_wait(&dt->cond, &dt->lock);
 		if (dt->stop)
 			break;
-		now = mono_ns();
+		now = fb_mono_ns();
 		if (now - dt->last_ns < DIRTIMES_DELAY_NS) {
 			struct timespec until;
-			uint64_t wait = DIRTIMES_DELAY_NS - (now - dt->last_ns);
 
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += (long)wait;
-			until.tv_sec += until.tv_nsec / 1000000000L;
-			until.tv_nsec %= 1000000000L;
+			fb_deadline_in(&until, DIRTIMES_DELAY_NS - (now - dt->last_ns));
 			pthread_cond_timedwait(&dt->cond, &dt->lock, &until);
 			continue;
 		}

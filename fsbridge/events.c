@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "events.h"
 #include "events_int.h"
 #include "fuse_ops.h"
@@ -106,25 +107,41 @@ out_lock:
 
 /* ---- the loop thread's side ----------------------------------------------- */
 
+/* An event is handled: one fewer that may tell of a name the client does
+ * not know yet (fb_events_settled). */
+static void settle(struct fb_events *ev, const struct fb_rev *r)
+{
+	if (!(r->flags & FSB_EVF_ECHO))
+		atomic_fetch_sub(&ev->foreign, 1);
+}
+
+/* Handle the first event of a list (and the one after it when that
+ * belongs to it), free what was handled; returns the rest. */
+static struct fb_rev *handle_next(struct fb_events *ev, struct fb_rev *r)
+{
+	struct fb_rev *rest = r->next;
+	int consumed;
+
+	fb__handle_event(ev, r, rest, &consumed);
+	settle(ev, r);
+	free(r);
+	if (consumed) {
+		r = rest;
+		rest = r->next;
+		settle(ev, r);
+		free(r);
+	}
+	return rest;
+}
+
 /* Handle a list of echoes on the loop thread: an echo changes nothing on
  * the mount (fb__handle_event only counts it and notes a directory made
  * here), so it needs no replay and may skip the queue when the queue is
  * empty: nothing is then waiting to be handled before it. */
 static void echoes_inline(struct fb_events *ev, struct fb_rev *r)
 {
-	while (r) {
-		struct fb_rev *next = r->next;
-		int consumed;
-
-		fb__handle_event(ev, r, next, &consumed);
-		free(r);
-		r = next;
-		if (consumed && r) {
-			next = r->next;
-			free(r);
-			r = next;
-		}
-	}
+	while (r)
+		r = handle_next(ev, r);
 	atomic_store(&ev->stats_stale, 1);
 }
 
@@ -398,27 +415,11 @@ static int stopping(struct fb_events *ev)
 	return stop;
 }
 
-/* An event is handled: one fewer that may tell of a name the client does
- * not know yet (fb_events_settled). */
-static void settle(struct fb_events *ev, const struct fb_rev *r)
-{
-	if (!(r->flags & FSB_EVF_ECHO))
-		atomic_fetch_sub(&ev->foreign, 1);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* After a batch: write the stats now if the last writing is old enough,
  * else leave it to the wait for the next batch (stats_wait_until). */
 static void stats_after_batch(struct fb_events *ev)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = fb_mono_ns();
 
 	if (now - ev->stats_written_ns < (uint64_t)STATS_BATCH_MS * 1000000u) {
 		ev->stats_dirty = 1;
@@ -436,14 +437,11 @@ static void stats_wait_until(const struct fb_events *ev, struct timespec *until)
 	uint64_t ms = STATS_REFRESH_MS;
 
 	if (ev->stats_dirty) {
-		uint64_t since = (mono_ns() - ev->stats_written_ns) / 1000000u;
+		uint64_t since = (fb_mono_ns() - ev->stats_written_ns) / 1000000u;
 
 		ms = since >= STATS_BATCH_MS ? 0 : STATS_BATCH_MS - since;
 	}
-	clock_gettime(CLOCK_REALTIME, until);
-	until->tv_nsec += (long)(ms % 1000) * 1000000L;
-	until->tv_sec += (time_t)(ms / 1000) + until->tv_nsec / 1000000000L;
-	until->tv_nsec %= 1000000000L;
+	fb_deadline_in(until, ms * 1000000u);
 }
 
 /* Whether a batch holds an event that is not an echo: only those are
@@ -510,21 +508,8 @@ static void *event_thread(void *arg)
 				atomic_store(&ev->rescanned_for, rescan_for);
 			pthread_mutex_unlock(&ev->lock);
 		}
-		while (batch && !stopping(ev)) {
-			int consumed;
-
-			r = batch;
-			fb__handle_event(ev, r, r->next, &consumed);
-			batch = r->next;
-			settle(ev, r);
-			free(r);
-			if (consumed) {
-				r = batch;
-				batch = r->next;
-				settle(ev, r);
-				free(r);
-			}
-		}
+		while (batch && !stopping(ev))
+			batch = handle_next(ev, batch);
 		while (batch) {
 			r = batch->next;
 			free(batch);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fsb_net.h"
 #include "localserver.h"
 #include "log.h"
@@ -66,14 +67,6 @@ static int find_winside(char *out, size_t len)
 	}
 	snprintf(out, len, "winside");  /* execvp searches PATH */
 	return 0;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void *relay_thread(void *arg)
@@ -129,13 +122,13 @@ static void child_exec(const char *bin, const char *export_dir, struct fb_local 
  * are probably the reason it fails, so they go to our stderr. */
 static int wait_ready(struct fb_local *l, const char *bin, char *err, size_t errlen)
 {
-	uint64_t deadline = now_ms() + READY_TIMEOUT_MS;
+	uint64_t deadline = fb_mono_ms() + READY_TIMEOUT_MS;
 	char buf[4096];
 	size_t have = 0;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = l->out_fd, .events = POLLIN };
-		uint64_t now = now_ms();
+		uint64_t now = fb_mono_ms();
 		char *nl;
 		ssize_t n;
 		int rc;
@@ -259,12 +252,12 @@ out_dir:
 void fb_local_stop(struct fb_local *l)
 {
 	if (l->pid > 0) {
-		uint64_t deadline = now_ms() + STOP_TIMEOUT_MS;
+		uint64_t deadline = fb_mono_ms() + STOP_TIMEOUT_MS;
 		int status;
 
 		kill(l->pid, SIGTERM);
 		while (waitpid(l->pid, &status, WNOHANG) == 0) {
-			if (now_ms() >= deadline) {
+			if (fb_mono_ms() >= deadline) {
 				fb_warn("private winside %d ignores SIGTERM; killing it", (int)l->pid);
 				kill(l->pid, SIGKILL);
 				waitpid(l->pid, &status, 0);

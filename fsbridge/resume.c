@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fsb_net.h"
 #include "fuse_ops.h"
 #include "localserver.h"
@@ -85,13 +86,7 @@ static int nap(struct fb_resume *r, unsigned ms)
 	struct timespec ts;
 	int stop;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	fb_deadline_in(&ts, (uint64_t)ms * 1000000u);
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop && pthread_cond_timedwait(&r->cond, &r->lock, &ts) == 0)
 		;
@@ -476,14 +471,6 @@ static int wait_down(struct fb_resume *r)
 	return stop;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Reconnect until it works or we stop. 0 once attached, 1 when stopping,
  * -1 when the mount gave up. */
 static int reconnect(struct fb_resume *r)
@@ -491,7 +478,7 @@ static int reconnect(struct fb_resume *r)
 	struct fb_fs *fs = r->fs;
 	char err[1024], last[1024] = "";
 	unsigned delay = 0, attempts = 0;
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = fb_mono_ms();
 
 	for (;;) {
 		struct fb_server srv;
@@ -568,7 +555,7 @@ static int reconnect(struct fb_resume *r)
 			return 0;
 		}
 		fb_info("reconnected to %s after %.1f s (%u attempt%s)", r->addr,
-		        (double)(mono_ms() - t0) / 1000.0, attempts, attempts == 1 ? "" : "s");
+		        (double)(fb_mono_ms() - t0) / 1000.0, attempts, attempts == 1 ? "" : "s");
 		return 0;
 	}
 }
