@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <uv.h>
 
@@ -25,6 +26,7 @@ struct conn_wreq {
 	struct fb_call **calls;
 	size_t ncalls;
 	struct fsb_wbuf own;
+	struct fb_call *part;        /* the rest of a frame begun directly */
 	uv_buf_t *bufs;
 };
 
@@ -71,9 +73,54 @@ struct fb_call *fb__conn_pending_remove(struct fb_conn *c, uint64_t id)
 	return NULL;
 }
 
+/*
+ * A worker writes its frame to the socket itself when nothing else is
+ * being written or waits to be: the frame then leaves without waking the
+ * loop thread, one thread switch fewer per request (each costs more than
+ * most requests on a small VM). Under c->lock, so that direct writes never
+ * interleave with each other or with the loop's (which count in
+ * uv_busy before they start), and the socket cannot be closed meanwhile.
+ * The call goes on the `sent` list, which the loop thread moves into its
+ * pending table before it reads a reply. A frame the socket takes only in
+ * part is finished by the loop thread before anything else; a failed
+ * write is the loop thread's to report. Returns 1 if the call was taken
+ * (written, in whole or in part), 0 to queue it.
+ */
+static int write_direct(struct fb_conn *c, struct fb_call *call)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	if (c->state != CONN_RUNNING || c->wfd < 0 || c->uv_busy || c->q_head || c->part ||
+	    c->werr || c->nforgets || call->csum != atomic_load(&c->csum))
+		return 0;
+	while (off < call->wb.len) {
+		n = send(c->wfd, call->wb.data + off, call->wb.len - off,
+		         MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			c->werr = errno;
+		break;
+	}
+	if (off == 0 && !c->werr)
+		return 0;       /* the socket is full: the loop waits for room */
+	*c->sent_tail = call;
+	c->sent_tail = &call->next;
+	if (off < call->wb.len && !c->werr) {
+		c->part = call;
+		c->part_off = off;
+	}
+	return 1;
+}
+
 int fb_conn_submit(struct fb_conn *c, struct fb_call *call, struct fsb_msg *m)
 {
-	int err;
+	int err, wake;
 
 	m->id = atomic_fetch_add(&c->next_id, 1);
 	m->flags &= FSB_F_CRED;     /* a request; with its caller, if it says so */
@@ -97,11 +144,52 @@ int fb_conn_submit(struct fb_conn *c, struct fb_call *call, struct fsb_msg *m)
 		fsb_wbuf_release(&call->wb);
 		return -EIO;
 	}
-	*c->q_tail = call;
-	c->q_tail = &call->next;
+	if (write_direct(c, call)) {
+		wake = c->part != NULL || c->werr;
+	} else {
+		*c->q_tail = call;
+		c->q_tail = &call->next;
+		wake = 1;
+	}
 	pthread_mutex_unlock(&c->lock);
-	uv_async_send(&c->wake);
+	if (wake)
+		uv_async_send(&c->wake);
 	return 0;
+}
+
+/* Under c->lock: the calls written directly, and which of them (if any)
+ * is written only in part. */
+static struct fb_call *sent_take_locked(struct fb_conn *c, struct fb_call **part)
+{
+	struct fb_call *list = c->sent;
+
+	c->sent = NULL;
+	c->sent_tail = &c->sent;
+	*part = c->part;
+	return list;
+}
+
+/* Into the pending table. A frame has left its buffer, but for the part
+ * the loop is still to write (conn_wreq.part). */
+void fb__conn_sent_to_pending(struct fb_conn *c, struct fb_call *list, const struct fb_call *part)
+{
+	while (list) {
+		struct fb_call *next = list->next;
+
+		list->written = list != part;
+		fb__conn_pending_insert(c, list);
+		list = next;
+	}
+}
+
+void fb__conn_take_sent(struct fb_conn *c)
+{
+	struct fb_call *list, *part;
+
+	pthread_mutex_lock(&c->lock);
+	list = sent_take_locked(c, &part);
+	pthread_mutex_unlock(&c->lock);
+	fb__conn_sent_to_pending(c, list, part);
 }
 
 void fb_conn_forget(struct fb_conn *c, uint64_t node, uint64_t nlookup)
@@ -216,7 +304,12 @@ static void on_write(uv_write_t *req, int status)
 		w->calls[i]->written = 1;
 		call_finish(w->calls[i]);
 	}
+	if (w->part) {
+		w->part->written = 1;
+		call_finish(w->part);
+	}
 	wreq_free(w);
+	fb__conn_busy_done(c);
 	if (status < 0 && status != UV_ECANCELED)
 		fb__conn_fail(c, 1, "writing to the server failed: %s", uv_strerror(status));
 }
@@ -241,10 +334,20 @@ static void encode_forgets(struct fb_conn *c, struct fsb_wbuf *wb, struct fsb_fo
 	}
 }
 
-/* Write the own-frames buffer and the given calls' frames in one go. The
- * calls are already in the pending table. */
-void fb__conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
-                       struct fsb_wbuf *own)
+void fb__conn_busy_done(struct fb_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->uv_busy--;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Write the rest of a frame begun directly (part, from part_off), the
+ * own-frames buffer and the given calls' frames in one go. The calls are
+ * already in the pending table. The caller has counted this write in
+ * uv_busy, under the lock, before it took what it writes: no worker
+ * writes directly from then until the write is done. */
+void fb__conn_write_counted(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
+                            struct fsb_wbuf *own, struct fb_call *part, size_t part_off)
 {
 	struct conn_wreq *w;
 	size_t nb = 0, i;
@@ -257,13 +360,17 @@ void fb__conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
 	w->calls = calls;
 	w->ncalls = ncalls;
 	w->own = *own;
+	w->part = part;
 	fsb_wbuf_init(own);
-	w->bufs = calloc(ncalls + 1, sizeof(*w->bufs));
+	w->bufs = calloc(ncalls + 2, sizeof(*w->bufs));
 	if (!w->bufs) {
 		*own = w->own;
 		free(w);
 		goto out_nomem;
 	}
+	if (part)
+		w->bufs[nb++] = uv_buf_init((char *)part->wb.data + part_off,
+		                            (unsigned)(part->wb.len - part_off));
 	if (w->own.len)
 		w->bufs[nb++] = uv_buf_init((char *)w->own.data, (unsigned)w->own.len);
 	for (i = 0; i < ncalls; i++) {
@@ -279,6 +386,7 @@ void fb__conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
 	}
 	if (nb == 0) {
 		wreq_free(w);
+		fb__conn_busy_done(c);
 		return;
 	}
 	err = uv_write(&w->req, &c->sock.stream, w->bufs, (unsigned)nb, on_write);
@@ -287,7 +395,12 @@ void fb__conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
 			calls[i]->written = 1;
 			call_finish(calls[i]);
 		}
+		if (part) {
+			part->written = 1;
+			call_finish(part);
+		}
 		wreq_free(w);
+		fb__conn_busy_done(c);
 		fb__conn_fail(c, 1, "writing to the server failed: %s", uv_strerror(err));
 	}
 	return;
@@ -296,9 +409,21 @@ out_nomem:
 	/* Nothing was written; the connection cannot keep its promises. */
 	for (i = 0; i < ncalls; i++)
 		calls[i]->written = 1;
+	if (part)
+		part->written = 1;
 	free(calls);
 	fsb_wbuf_release(own);
+	fb__conn_busy_done(c);
 	fb__conn_fail(c, 1, "out of memory while writing requests");
+}
+
+void fb__conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
+                    struct fsb_wbuf *own)
+{
+	pthread_mutex_lock(&c->lock);
+	c->uv_busy++;
+	pthread_mutex_unlock(&c->lock);
+	fb__conn_write_counted(c, calls, ncalls, own, NULL, 0);
 }
 
 /* ---- the wakeup: queued work from the workers ------------------------- */
@@ -310,12 +435,30 @@ static void on_wake(uv_async_t *h)
 	struct fsb_forget_item *forgets;
 	size_t nforgets, ncalls = 0, i;
 	enum conn_state state;
+	struct fb_call *sent, *part = NULL;
+	size_t part_off = 0;
 	struct fsb_wbuf own;
-	int afd = -1, atcp = 0;
+	int afd = -1, atcp = 0, werr;
 	enum fsb_csum acsum = FSB_CSUM_XXH3;
 
 	pthread_mutex_lock(&c->lock);
 	state = c->state;
+	sent = sent_take_locked(c, &part);
+	werr = state == CONN_RUNNING ? c->werr : 0;
+	if (werr) {
+		/* What waits in the queue stays there for fb__conn_fail. */
+		pthread_mutex_unlock(&c->lock);
+		fb__conn_sent_to_pending(c, sent, part);
+		fb__conn_fail(c, 1, "writing to the server failed: %s", strerror(werr));
+		return;
+	}
+	if (state == CONN_RUNNING) {
+		/* Counted now, so that no worker writes directly before
+		 * what is taken here has been written. */
+		c->part = NULL;
+		part_off = c->part_off;
+		c->uv_busy++;
+	}
 	if ((state == CONN_DOWN || state == CONN_FAILING) && !c->sock_closing &&
 	    c->attach_fd >= 0) {
 		afd = c->attach_fd;
@@ -334,6 +477,9 @@ static void on_wake(uv_async_t *h)
 	c->nforgets = 0;
 	c->forgets_cap = 0;
 	pthread_mutex_unlock(&c->lock);
+	fb__conn_sent_to_pending(c, sent, part);
+	if (state != CONN_RUNNING)
+		part = NULL;    /* fb__conn_fail has it (or will) */
 
 	if (state == CONN_STOPPING) {
 		free(forgets);
@@ -356,6 +502,8 @@ static void on_wake(uv_async_t *h)
 		return;
 	}
 	if (state != CONN_RUNNING || !c->sock_open) {
+		if (state == CONN_RUNNING)
+			fb__conn_busy_done(c);
 		free(forgets);
 		fb__fail_call_list(list, -EIO);
 		if (state == CONN_DEAD || state == CONN_FAILING) {
@@ -378,6 +526,7 @@ static void on_wake(uv_async_t *h)
 		if (!calls) {
 			fsb_wbuf_release(&own);
 			fb__fail_call_list(list, -EIO);
+			fb__conn_busy_done(c);
 			fb__conn_fail(c, 1, "out of memory while queueing requests");
 			return;
 		}
@@ -388,7 +537,7 @@ static void on_wake(uv_async_t *h)
 			call = next;
 		}
 	}
-	fb__conn_write(c, calls, ncalls, &own);
+	fb__conn_write_counted(c, calls, ncalls, &own, part, part_off);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -425,6 +574,8 @@ int fb_conn_new(struct fb_conn **out, const struct fb_conn_config *cfg)
 	c->on_down = cfg->on_down;
 	c->down_arg = cfg->down_arg;
 	c->attach_fd = -1;
+	c->wfd = -1;
+	c->sent_tail = &c->sent;
 	atomic_init(&c->next_id, cfg->first_id ? cfg->first_id : 1);
 	c->state = CONN_RUNNING;
 	c->q_tail = &c->q_head;
@@ -436,6 +587,7 @@ static void *conn_thread(void *arg)
 {
 	struct fb_conn *c = arg;
 
+	pthread_setname_np(pthread_self(), "fb-conn");
 	uv_run(&c->loop, UV_RUN_DEFAULT);
 	return NULL;
 }
@@ -467,6 +619,7 @@ int fb_conn_start(struct fb_conn *c)
 	c->sock_open = 1;
 	if (err < 0)
 		goto out_handles;
+	c->wfd = c->fd;
 	c->fd = -1;
 	err = uv_read_start(&c->sock.stream, fb__conn_on_alloc, fb__conn_on_read);
 	if (err < 0)

@@ -1,16 +1,20 @@
 /*
  * conn.h - the connection to winside, owned by one libuv loop thread.
  *
- * Threading model. FUSE worker threads never touch the socket. A worker
- * builds a request, fb_conn_submit() encodes it into the call's own buffer
- * (in the worker, so encoding runs in parallel), appends the call to a
- * locked queue and wakes the loop with uv_async_send(). The loop thread
- * moves queued calls into its pending table (request id -> call), writes
- * all queued frames with one uv_write, reads frames, and for each reply
- * runs the call's callback *on the loop thread*. Callbacks send the FUSE
- * reply themselves (fuse_reply_* is thread-safe and only copies into the
- * kernel), so a worker returns to the kernel as soon as its request is
- * queued and no thread ever blocks waiting for the server.
+ * Threading model. A FUSE worker builds a request and fb_conn_submit()
+ * encodes it into the call's own buffer (in the worker, so encoding runs
+ * in parallel). When nothing else is being written or waits to be, the
+ * worker then writes the frame to the socket itself, under the queue
+ * lock, and notes the call for the loop thread; otherwise it appends the
+ * call to the locked queue and wakes the loop with uv_async_send(). The
+ * loop thread moves written and queued calls into its pending table
+ * (request id -> call), writes all queued frames with one uv_write (and
+ * the rest of any frame a worker could write only in part), reads frames,
+ * and for each reply runs the call's callback *on the loop thread*.
+ * Callbacks send the FUSE reply themselves (fuse_reply_* is thread-safe
+ * and only copies into the kernel), so a worker returns to the kernel as
+ * soon as its request is written or queued and no thread ever blocks
+ * waiting for the server.
  *
  * Callbacks must not block: no waiting on other requests and no
  * fuse_lowlevel_notify_inval_* (the kernel may need this very thread to

@@ -86,7 +86,7 @@ static uint64_t now_ms(void)
  * loss (one error line) from shutdown. */
 void fb__conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)
 {
-	struct fb_call *queued = NULL, *list, **tail;
+	struct fb_call *queued = NULL, *list, **tail, *sent, *part;
 	int went_down = 0;
 	char why[512];
 	va_list ap;
@@ -105,7 +105,17 @@ void fb__conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)
 	}
 	/* The server forgets the whole session; so do its references. */
 	c->nforgets = 0;
+	/* No worker writes to the socket from here on; what they wrote
+	 * is in flight like the rest. */
+	c->wfd = -1;
+	sent = c->sent;
+	c->sent = NULL;
+	c->sent_tail = &c->sent;
+	part = c->part;
+	c->part = NULL;
+	c->werr = 0;
 	pthread_mutex_unlock(&c->lock);
+	fb__conn_sent_to_pending(c, sent, part);
 
 	if (c->sock_open) {
 		va_start(ap, fmt);
@@ -256,6 +266,10 @@ void fb__conn_attach(struct fb_conn *c, int fd, int is_tcp, enum fsb_csum csum)
 
 	pthread_mutex_lock(&c->lock);
 	c->state = CONN_RUNNING;
+	/* Counted before workers may write directly again, so that what
+	 * waited goes first. */
+	c->uv_busy++;
+	c->wfd = fd;
 	c->attaches++;
 	pthread_cond_broadcast(&c->attached);
 	c->reconnects++;
@@ -286,6 +300,7 @@ void fb__conn_attach(struct fb_conn *c, int fd, int is_tcp, enum fsb_csum csum)
 		calls = malloc(n * sizeof(*calls));
 		if (!calls) {
 			fb__fail_call_list(list, -EIO);
+			fb__conn_busy_done(c);
 			fb__conn_fail(c, 1, "out of memory while sending requests again");
 			return;
 		}
@@ -298,7 +313,7 @@ void fb__conn_attach(struct fb_conn *c, int fd, int is_tcp, enum fsb_csum csum)
 		}
 	}
 	fsb_wbuf_init(&own);
-	fb__conn_write(c, calls, n, &own);
+	fb__conn_write_counted(c, calls, n, &own, NULL, 0);
 }
 
 void fb__conn_teardown(struct fb_conn *c)

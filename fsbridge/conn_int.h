@@ -66,6 +66,15 @@ struct fb_conn {
 	struct fsb_forget_item *forgets;
 	size_t nforgets;
 	size_t forgets_cap;
+	/* Direct writes (conn.c, fb_conn_submit): a worker writes its
+	 * frame to wfd itself while nothing else is being written. */
+	int wfd;                /* the socket while it may be written, or -1 */
+	unsigned uv_busy;       /* loop writes started or about to be */
+	struct fb_call *sent;   /* written directly, not yet in `pending` */
+	struct fb_call **sent_tail;
+	struct fb_call *part;   /* written in part: the loop writes the rest */
+	size_t part_off;
+	int werr;               /* errno of a failed direct write, or 0 */
 	int attach_fd;          /* a resumed socket to take over, or -1 */
 	int attach_is_tcp;
 	enum fsb_csum attach_csum;
@@ -93,9 +102,20 @@ struct fb_conn {
 /* conn.c */
 void fb__conn_write(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
                     struct fsb_wbuf *own);
+/* The same, for a caller that counted the write in uv_busy already (under
+ * the lock that took what it writes); part: the rest of a frame a worker
+ * began, from part_off. */
+void fb__conn_write_counted(struct fb_conn *c, struct fb_call **calls, size_t ncalls,
+                            struct fsb_wbuf *own, struct fb_call *part, size_t part_off);
+void fb__conn_busy_done(struct fb_conn *c);
 void fb__conn_pending_insert(struct fb_conn *c, struct fb_call *call);
 struct fb_call *fb__conn_pending_remove(struct fb_conn *c, uint64_t id);
 void fb__call_complete(struct fb_call *call, const struct fsb_msg *rep, int err);
+/* Move the calls written directly into the pending table. */
+void fb__conn_take_sent(struct fb_conn *c);
+/* The same for a list taken under the lock; part is the one the loop is
+ * still to finish writing, if any. */
+void fb__conn_sent_to_pending(struct fb_conn *c, struct fb_call *list, const struct fb_call *part);
 
 /* conn_down.c */
 void fb__conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)

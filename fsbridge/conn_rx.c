@@ -167,6 +167,8 @@ void fb__conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread == 0)
 		return;
+	/* Replies may answer frames workers wrote themselves. */
+	fb__conn_take_sent(c);
 	c->rx_len += (size_t)nread;
 	c->last_rx_ms = uv_now(&c->loop);
 

@@ -10,8 +10,9 @@
  * per directory, on the walker's path. Instead, a thread of the daemon's
  * own stats each directory whose listing reached its end (AT_STATX_FORCE_SYNC,
  * answered from the node table) shortly after the kernel took the last
- * batch: the kernel's copy of its attributes is then valid again, and the
- * walker's stat is answered by the kernel alone. Only worth it, and only
+ * batch (DIRTIMES_DELAY_NS, dirtimes.c): the kernel's copy of its
+ * attributes is then valid again, and the walker's stat is answered by
+ * the kernel alone. Only worth it, and only
  * used, when directories are never opened (lazy.c, no-opendir) and the
  * cache is kept exact by change events.
  */
@@ -24,12 +25,16 @@
 
 struct fb_fs;
 
+struct fb_dirtime {
+	uint64_t node;          /* a directory listed to its end */
+	uint64_t at_ns;         /* when (CLOCK_MONOTONIC) */
+};
+
 struct fb_dirtimes {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t *nodes;        /* directories listed to their end */
+	struct fb_dirtime *v;   /* oldest first */
 	size_t count, cap;
-	uint64_t last_ns;       /* CLOCK_MONOTONIC of the last one noted */
 	int stop;
 	int started;
 	pthread_t thread;

@@ -5,6 +5,7 @@
  * lost events, starting a rescan); the counters and the stats file.
  * Calls replay.c and rescan.c, which never call here.
  */
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -461,6 +462,7 @@ static void *event_thread(void *arg)
 	uint64_t rescan_for;
 	int overflowed;
 
+	pthread_setname_np(pthread_self(), "fb-events");
 	atomic_store(&ev->tid, gettid());
 	stats_prepare(ev);
 

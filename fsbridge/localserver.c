@@ -1,6 +1,7 @@
 /*
  * localserver.c - see localserver.h.
  */
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -75,6 +76,7 @@ static void *relay_thread(void *arg)
 	FILE *f = fdopen(l->out_fd, "r");
 	char line[1024];
 
+	pthread_setname_np(pthread_self(), "fb-relay");
 	if (!f)
 		return NULL;
 	while (fgets(line, sizeof(line), f)) {

@@ -14,6 +14,7 @@
  * reply's min() takes it back down; so a thread stat()s the mount
  * point, which returns only once the mount answers, then writes it.
  */
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ static void *readahead_thread(void *arg)
 	struct stat st;
 	int err;
 
+	pthread_setname_np(pthread_self(), "fb-readahead");
 	if (stat(ra->mountpoint, &st) < 0) {
 		fb_dbg("readahead of %s left as it is: %s", ra->mountpoint, strerror(errno));
 		return NULL;

@@ -564,6 +564,7 @@ static void *resume_thread(void *arg)
 {
 	struct fb_resume *r = arg;
 
+	pthread_setname_np(pthread_self(), "fb-resume");
 	while (!wait_down(r)) {
 		int rc = reconnect(r);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ws_platform.h"
 #include "ws_dispatch.h"
 #include "ws_pool.h"
 #include "ws_session.h"
@@ -16,6 +17,7 @@ static void *worker_main(void *arg)
 	struct fsb_wbuf wb;
 	struct ws_req *r;
 
+	ws_os_thread_name("ws-worker");
 	fsb_wbuf_init(&wb);
 	for (;;) {
 		pthread_mutex_lock(&p->lock);

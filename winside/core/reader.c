@@ -317,6 +317,7 @@ void *ws__session_reader(void *arg)
 	char detail[160];
 	int writer_started = 0, rc, ferr;
 
+	ws_os_thread_name("ws-reader");
 	ws_log(WS_LOG_INFO, "connection %" PRIu64 " from %s", s->serial, s->st->peer);
 	if (pthread_create(&s->writer, NULL, ws__session_writer, s)) {
 		snprintf(why, sizeof(why), "cannot start a writer thread");

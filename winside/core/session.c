@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ws_platform.h"
 #include "ws_log.h"
 #include "ws_session.h"
 
@@ -172,6 +173,7 @@ void *ws__session_writer(void *arg)
 	struct ws_outseg *list, *seg;
 	int dead, rc;
 
+	ws_os_thread_name("ws-writer");
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while ((!s->out_head || s->writing) && !(s->wstop && !s->writing))

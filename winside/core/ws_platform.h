@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #ifdef _WIN32
 #include <pthread_time.h>
 #endif
@@ -37,6 +39,17 @@ static inline void ws_os_wallclock(struct tm *tm, long *usec)
 	localtime_r(&t, tm);
 #endif
 	*usec = ts.tv_nsec / 1000;
+}
+
+/* Name the calling thread (at most 15 characters) for top -H, perf and
+ * debuggers; a no-op where the platform has no way to. */
+static inline void ws_os_thread_name(const char *name)
+{
+#if defined(__linux__)
+	pthread_setname_np(pthread_self(), name);
+#else
+	(void)name;
+#endif
 }
 
 #endif

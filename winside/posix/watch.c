@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ws_platform.h"
 #include "fsb_proto.h"
 #include "watch_int.h"
 #include "ws_hash.h"
@@ -121,6 +122,7 @@ static void *watch_main(void *arg)
 	int64_t next_poll = 0, now;
 	int timeout, r;
 
+	ws_os_thread_name("ws-watch");
 	for (;;) {
 		/* Only the part the watch limit left out runs on a timer. */
 		timeout = -1;
