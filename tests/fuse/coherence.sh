@@ -106,5 +106,32 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$small" && mounts="$mounts $small" &&
 	timeout -k 2 "$STEP" umount "$small" || timeout -k 2 "$STEP" umount -l "$small"
 fi
 
+# A plain umount right after a listing finds the mount idle: the daemon
+# restats each listed directory through the mount (fsbridge/dirtimes.c),
+# which must not be under way when a script unmounts at once.
+mkdir -p "$tmp/quick/sub"
+touch "$tmp/quick/sub/f"
+busy=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	start_mount "$tmp/quick" "$tmp/quickmnt" "$tmp/quick.log" --cache=coherent || break
+	ls "$tmp/quickmnt/sub" >/dev/null
+	if ! umount "$tmp/quickmnt" 2>"$tmp/quick.err"; then
+		busy=$((busy + 1))
+		cp "$tmp/quick.err" "$tmp/quick.why"
+		sleep 0.5
+		unmount_hard "$tmp/quickmnt"
+	fi
+	j=0
+	while kill -0 "$mount_pid" 2>/dev/null && [ $j -lt $((STEP * 10)) ]; do
+		sleep 0.1
+		j=$((j + 1))
+	done
+	kill -9 "$mount_pid" 2>/dev/null
+	wait "$mount_pid" 2>/dev/null
+	daemon_pids=$(echo " $daemon_pids " | sed "s/ $mount_pid / /")
+done
+[ $busy -eq 0 ] && ok "umount right after a listing: 10 of 10" ||
+	fail "umount right after a listing failed $busy of 10 times: $(cat "$tmp/quick.why")"
+
 [ $failures -eq 0 ] || exit 1
 echo "PASS: coherence"

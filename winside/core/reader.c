@@ -250,14 +250,53 @@ refuse:
 
 /* ---- the reader and teardown ------------------------------------------- */
 
-/* Count one more request in flight, once the session has room for it. */
-static void take_slot(struct ws_session *s)
+/* Count one more request in flight, once the session has room for it.
+ * Returns how many are in flight with it. */
+static unsigned take_slot(struct ws_session *s)
 {
+	unsigned n;
+
 	pthread_mutex_lock(&s->lock);
 	while (s->inflight >= WS_MAX_INFLIGHT || (!s->wdead && s->out_len >= WS_OUT_HIGH))
 		pthread_cond_wait(&s->room, &s->lock);
-	s->inflight++;
+	n = ++s->inflight;
 	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/*
+ * Whether the reader runs a request itself instead of waking a worker:
+ * when it is the only one in flight and nothing more has arrived behind
+ * it (a client waiting for each answer before it asks again, as a shell
+ * loop or `rm -r` does), and it is a change of names or attributes that
+ * costs a few system calls. The hand-off to a worker costs a thread
+ * switch, more than such a request itself on a small VM; a client that
+ * sends more while it runs waits for it, which is why reads, writes,
+ * listings and syncs, whose time depends on their size or the disk,
+ * always go to the pool.
+ */
+static int run_inline(const struct ws_session *s, const struct ws_req *r, unsigned inflight)
+{
+	if (inflight != 1 || s->rpos != s->rlen)
+		return 0;
+	switch (r->in.op) {
+	case FSB_OP_LOOKUP:
+	case FSB_OP_GETATTR:
+	case FSB_OP_SETATTR:
+	case FSB_OP_CREATE:
+	case FSB_OP_MKDIR:
+	case FSB_OP_UNLINK:
+	case FSB_OP_RMDIR:
+	case FSB_OP_RENAME:
+	case FSB_OP_SYMLINK:
+	case FSB_OP_READLINK:
+	case FSB_OP_LINK:
+	case FSB_OP_RELEASE:
+	case FSB_OP_PING:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /* The live list is ws_server_add's (server.c); a session leaves it here,
@@ -316,6 +355,7 @@ void *ws__session_reader(void *arg)
 	char why[256] = "the client closed the connection";
 	char detail[160];
 	int writer_started = 0, rc, ferr;
+	unsigned inflight;
 
 	ws_os_thread_name("ws-reader");
 	ws_log(WS_LOG_INFO, "connection %" PRIu64 " from %s", s->serial, s->st->peer);
@@ -381,10 +421,14 @@ void *ws__session_reader(void *arg)
 			ws__req_free(r);
 			continue;
 		}
-		take_slot(s);
+		inflight = take_slot(s);
 		if (r->in.op == FSB_OP_RESUME) {
 			/* Inline, so that nothing read after it runs before it
 			 * is done, and nothing before it but PING (ops_resume.c). */
+			ws__dispatch(r, &s->rwb);
+			continue;
+		}
+		if (run_inline(s, r, inflight)) {
 			ws__dispatch(r, &s->rwb);
 			continue;
 		}
