@@ -10,9 +10,9 @@
  * per directory, on the walker's path. Instead, a thread of the daemon's
  * own stats each directory whose listing reached its end (AT_STATX_FORCE_SYNC,
  * answered from the node table) shortly after the kernel took the last
- * batch (DIRTIMES_DELAY_NS, dirtimes.c): the kernel's copy of its
- * attributes is then valid again, and the walker's stat is answered by
- * the kernel alone. Only worth it, and only
+ * batch (DIRTIMES_DELAY_NS, dirtimes.c), while listings go on (a walk;
+ * DIRTIMES_ACTIVE_NS): the kernel's copy of its attributes is then valid
+ * again, and the walker's stat is answered by the kernel alone. Only worth it, and only
  * used, when directories are never opened (lazy.c, no-opendir) and the
  * cache is kept exact by change events.
  */
@@ -35,6 +35,8 @@ struct fb_dirtimes {
 	pthread_cond_t cond;
 	struct fb_dirtime *v;   /* oldest first */
 	size_t count, cap;
+	uint64_t last_ns;       /* CLOCK_MONOTONIC of the last listing noted */
+	int idle;               /* the thread waits for listings to resume */
 	int stop;
 	int started;
 	pthread_t thread;

@@ -106,15 +106,25 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$small" && mounts="$mounts $small" &&
 	timeout -k 2 "$STEP" umount "$small" || timeout -k 2 "$STEP" umount -l "$small"
 fi
 
-# A plain umount right after a listing finds the mount idle: the daemon
-# restats each listed directory through the mount (fsbridge/dirtimes.c),
-# which must not be under way when a script unmounts at once.
+# A plain umount right after a listing or a walk finds the mount idle:
+# the daemon restats listed directories through the mount while a walk
+# goes on (fsbridge/dirtimes.c), which must not be under way when a
+# script unmounts at once.
 mkdir -p "$tmp/quick/sub"
 touch "$tmp/quick/sub/f"
+d=0
+while [ $d -lt 300 ]; do
+	mkdir -p "$tmp/quick/tree/$d" && touch "$tmp/quick/tree/$d/f"
+	d=$((d + 1))
+done
 busy=0
 for i in 1 2 3 4 5 6 7 8 9 10; do
 	start_mount "$tmp/quick" "$tmp/quickmnt" "$tmp/quick.log" --cache=coherent || break
-	ls "$tmp/quickmnt/sub" >/dev/null
+	if [ $((i % 2)) = 0 ]; then
+		ls "$tmp/quickmnt/sub" >/dev/null
+	else
+		find "$tmp/quickmnt" >/dev/null
+	fi
 	if ! umount "$tmp/quickmnt" 2>"$tmp/quick.err"; then
 		busy=$((busy + 1))
 		cp "$tmp/quick.err" "$tmp/quick.why"
@@ -130,8 +140,8 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 	wait "$mount_pid" 2>/dev/null
 	daemon_pids=$(echo " $daemon_pids " | sed "s/ $mount_pid / /")
 done
-[ $busy -eq 0 ] && ok "umount right after a listing: 10 of 10" ||
-	fail "umount right after a listing failed $busy of 10 times: $(cat "$tmp/quick.why")"
+[ $busy -eq 0 ] && ok "umount right after a listing or a walk: 10 of 10" ||
+	fail "umount right after a listing or a walk failed $busy of 10 times: $(cat "$tmp/quick.why")"
 
 [ $failures -eq 0 ] || exit 1
 echo "PASS: coherence"
