@@ -157,9 +157,7 @@ int fb_conn_submit(struct fb_conn *c, struct fb_call *call, struct fsb_msg *m)
 	return 0;
 }
 
-/* Under c->lock: the calls written directly, and which of them (if any)
- * is written only in part. */
-static struct fb_call *sent_take_locked(struct fb_conn *c, struct fb_call **part)
+struct fb_call *fb__conn_sent_take_locked(struct fb_conn *c, struct fb_call **part)
 {
 	struct fb_call *list = c->sent;
 
@@ -187,7 +185,7 @@ void fb__conn_take_sent(struct fb_conn *c)
 	struct fb_call *list, *part;
 
 	pthread_mutex_lock(&c->lock);
-	list = sent_take_locked(c, &part);
+	list = fb__conn_sent_take_locked(c, &part);
 	pthread_mutex_unlock(&c->lock);
 	fb__conn_sent_to_pending(c, list, part);
 }
@@ -443,7 +441,7 @@ static void on_wake(uv_async_t *h)
 
 	pthread_mutex_lock(&c->lock);
 	state = c->state;
-	sent = sent_take_locked(c, &part);
+	sent = fb__conn_sent_take_locked(c, &part);
 	werr = state == CONN_RUNNING ? c->werr : 0;
 	if (werr) {
 		/* What waits in the queue stays there for fb__conn_fail. */
@@ -477,9 +475,9 @@ static void on_wake(uv_async_t *h)
 	c->nforgets = 0;
 	c->forgets_cap = 0;
 	pthread_mutex_unlock(&c->lock);
+	/* A part exists only while running (fb__conn_fail clears it as
+	 * the state changes), and is then written below. */
 	fb__conn_sent_to_pending(c, sent, part);
-	if (state != CONN_RUNNING)
-		part = NULL;    /* fb__conn_fail has it (or will) */
 
 	if (state == CONN_STOPPING) {
 		free(forgets);

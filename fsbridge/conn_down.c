@@ -108,10 +108,7 @@ void fb__conn_fail(struct fb_conn *c, int loud, const char *fmt, ...)
 	/* No worker writes to the socket from here on; what they wrote
 	 * is in flight like the rest. */
 	c->wfd = -1;
-	sent = c->sent;
-	c->sent = NULL;
-	c->sent_tail = &c->sent;
-	part = c->part;
+	sent = fb__conn_sent_take_locked(c, &part);
 	c->part = NULL;
 	c->werr = 0;
 	pthread_mutex_unlock(&c->lock);

@@ -113,6 +113,9 @@ struct fb_call *fb__conn_pending_remove(struct fb_conn *c, uint64_t id);
 void fb__call_complete(struct fb_call *call, const struct fsb_msg *rep, int err);
 /* Move the calls written directly into the pending table. */
 void fb__conn_take_sent(struct fb_conn *c);
+/* Under lock: the calls written directly, taken off their list, and which
+ * of them (if any) is written only in part. */
+struct fb_call *fb__conn_sent_take_locked(struct fb_conn *c, struct fb_call **part);
 /* The same for a list taken under the lock; part is the one the loop is
  * still to finish writing, if any. */
 void fb__conn_sent_to_pending(struct fb_conn *c, struct fb_call *list, const struct fb_call *part);

@@ -3,9 +3,9 @@
  * the kernel's attributes of them are valid again (dirtimes.h). Calls the
  * name mirror for paths; lists are noted by ops_dir.c.
  */
-#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,29 +33,29 @@
 
 void fb_dirtimes_note(struct fb_dirtimes *dt, uint64_t node)
 {
-	struct fb_dirtime *e;
+	uint64_t now = fb_mono_ns();
 
 	pthread_mutex_lock(&dt->lock);
 	if (dt->started && !dt->stop) {
 		if (dt->count > 0 && dt->v[dt->count - 1].node == node) {
 			/* the end of the listing, asked again: once is enough */
-		} else if (dt->count < dt->cap) {
-			e = &dt->v[dt->count++];
-			e->node = node;
-			e->at_ns = fb_mono_ns();
-		} else if (dt->cap < DIRTIMES_MAX) {
-			size_t cap = dt->cap ? dt->cap * 2 : 256;
-			struct fb_dirtime *n = realloc(dt->v, cap * sizeof(*n));
+		} else {
+			if (dt->count == dt->cap && dt->cap < DIRTIMES_MAX) {
+				size_t cap = dt->cap ? dt->cap * 2 : 256;
+				struct fb_dirtime *n = realloc(dt->v, cap * sizeof(*n));
 
-			if (n) {
-				dt->v = n;
-				dt->cap = cap;
-				e = &dt->v[dt->count++];
-				e->node = node;
-				e->at_ns = fb_mono_ns();
+				if (n) {
+					dt->v = n;
+					dt->cap = cap;
+				}
+			}
+			if (dt->count < dt->cap) {
+				dt->v[dt->count].node = node;
+				dt->v[dt->count].at_ns = now;
+				dt->count++;
 			}
 		}
-		dt->last_ns = fb_mono_ns();
+		dt->last_ns = now;
 		if (dt->count == 1 || dt->idle)
 			pthread_cond_signal(&dt->cond);
 	}

@@ -118,9 +118,9 @@ while [ $d -lt 300 ]; do
 	d=$((d + 1))
 done
 busy=0
-for i in 1 2 3 4 5 6 7 8 9 10; do
+for k in 1 2 3 4 5 6 7 8 9 10; do
 	start_mount "$tmp/quick" "$tmp/quickmnt" "$tmp/quick.log" --cache=coherent || break
-	if [ $((i % 2)) = 0 ]; then
+	if [ $((k % 2)) = 0 ]; then
 		ls "$tmp/quickmnt/sub" >/dev/null
 	else
 		find "$tmp/quickmnt" >/dev/null
@@ -131,14 +131,7 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 0.5
 		unmount_hard "$tmp/quickmnt"
 	fi
-	j=0
-	while kill -0 "$mount_pid" 2>/dev/null && [ $j -lt $((STEP * 10)) ]; do
-		sleep 0.1
-		j=$((j + 1))
-	done
-	kill -9 "$mount_pid" 2>/dev/null
-	wait "$mount_pid" 2>/dev/null
-	daemon_pids=$(echo " $daemon_pids " | sed "s/ $mount_pid / /")
+	reap_daemon "$tmp/quickmnt" "$mount_pid" "$tmp/quick.log"
 done
 [ $busy -eq 0 ] && ok "umount right after a listing or a walk: 10 of 10" ||
 	fail "umount right after a listing or a walk failed $busy of 10 times: $(cat "$tmp/quick.why")"

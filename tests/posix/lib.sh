@@ -201,13 +201,19 @@ start_mount() {
 # stop_mount MOUNTPOINT PID LOG: fsbridge umount, the daemon exits 0, and its
 # log shows no sanitizer report.
 stop_mount() {
+	if ! timeout -k 2 "$STEP" "$FSB" umount "$1" >"$tmp/umount.out" 2>&1; then
+		fail "fsbridge umount $1: $(cat "$tmp/umount.out")"
+		unmount_hard "$1"
+	fi
+	reap_daemon "$@"
+}
+
+# reap_daemon MOUNTPOINT PID LOG: once MOUNTPOINT is unmounted, however that
+# was done, the daemon exits 0 and its log shows no sanitizer report.
+reap_daemon() {
 	m=$1
 	p=$2
 	log=$3
-	if ! timeout -k 2 "$STEP" "$FSB" umount "$m" >"$tmp/umount.out" 2>&1; then
-		fail "fsbridge umount $m: $(cat "$tmp/umount.out")"
-		unmount_hard "$m"
-	fi
 	i=0
 	while kill -0 "$p" 2>/dev/null && [ $i -lt $((STEP * 10)) ]; do
 		sleep 0.1
