@@ -22,7 +22,7 @@
 #include "conn.h"
 #include "dents.h"
 #include "events.h"
-#include "dirtimes.h"
+#include "restat.h"
 #include "fhs.h"
 #include "nodes.h"
 #include "options.h"
@@ -39,7 +39,7 @@ struct fb_fs {
 	struct fb_server server;
 	struct fb_events events;
 	struct fb_resume resume;        /* getting the server back */
-	struct fb_dirtimes dirtimes;    /* listed directories restated */
+	struct fb_restat restat;        /* nodes restated after the kernel invalidated them */
 };
 
 extern const struct fuse_lowlevel_ops fb_fuse_ops;

@@ -335,7 +335,7 @@ int fb_mount_run(struct fb_mount_opts *o)
 		fb_conn_stop(fs.conn);
 		goto out_unmount;
 	}
-	rc = fb_dirtimes_start(&fs.dirtimes, &fs, mp);
+	rc = fb_restat_start(&fs.restat, &fs, mp);
 	if (rc < 0)
 		fb_warn("cannot start the directory restat thread: %s", strerror(-rc));
 	rc = fb_resume_start(&fs.resume);
@@ -351,7 +351,7 @@ int fb_mount_run(struct fb_mount_opts *o)
 	if (rc < 0)
 		fb_err("FUSE session ended with an error: %s", strerror(-rc));
 	fb_resume_stop(&fs.resume);
-	fb_dirtimes_stop(&fs.dirtimes);
+	fb_restat_stop(&fs.restat);
 	fb_events_stop(&fs.events);
 	fb_conn_stop(fs.conn);
 	fb_events_log_summary(&fs.events);
@@ -369,7 +369,7 @@ out_session:
 	/* After the device is closed: a stat still waiting for the mount
 	 * to answer fails then. */
 	fb_readahead_join(&ra);
-	fb_dirtimes_join(&fs.dirtimes);
+	fb_restat_join(&fs.restat);
 out_args:
 	fuse_opt_free_args(&args);
 out_conn:

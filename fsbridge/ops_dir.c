@@ -507,7 +507,7 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 		if (r->eof && handed == r->count) {
 			fb_dents_set_listed(&fs->dents, op->node);
 			if (fs->cache.no_opendir)
-				fb_dirtimes_note(&fs->dirtimes, op->node);
+				fb_restat_note(&fs->restat, op->node, 1);
 		}
 	}
 	if (fuse_reply_buf(op->req, buf, pos) < 0 && op->plus) {

@@ -362,8 +362,15 @@ static void release_any(fuse_req_t req, uint64_t fh)
 
 void fb__release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (fi->fh != FB_REPLAY_FH && !fb__lazy_of(fi->fh) && fb__is_writable(fi->flags))
-		fb_nodes_writers_add(&fb__fs_of(req)->nodes, ino, -1);
+	struct fb_fs *fs = fb__fs_of(req);
+
+	if (fb__is_writable(fi->flags)) {
+		if (fi->fh != FB_REPLAY_FH && !fb__lazy_of(fi->fh))
+			fb_nodes_writers_add(&fs->nodes, ino, -1);
+	} else if (fs->cache.writeback && fs->cache.no_opendir) {
+		/* Its close dropped the kernel's block count (restat.h). */
+		fb_restat_note(&fs->restat, ino, 0);
+	}
 	release_any(req, fi->fh);
 }
 

@@ -106,10 +106,11 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$small" && mounts="$mounts $small" &&
 	timeout -k 2 "$STEP" umount "$small" || timeout -k 2 "$STEP" umount -l "$small"
 fi
 
-# A plain umount right after a listing or a walk finds the mount idle:
-# the daemon restats listed directories through the mount while a walk
-# goes on (fsbridge/dirtimes.c), which must not be under way when a
-# script unmounts at once.
+# A plain umount right after a listing, a walk or a read of many files
+# finds the mount idle: the daemon restats listed directories and read
+# files through the mount while a walk or the reads go on
+# (fsbridge/restat.c), which must not be under way when a script
+# unmounts at once.
 mkdir -p "$tmp/quick/sub"
 touch "$tmp/quick/sub/f"
 d=0
@@ -118,13 +119,13 @@ while [ $d -lt 300 ]; do
 	d=$((d + 1))
 done
 busy=0
-for k in 1 2 3 4 5 6 7 8 9 10; do
+for k in 1 2 3 4 5 6 7 8 9 10 11 12; do
 	start_mount "$tmp/quick" "$tmp/quickmnt" "$tmp/quick.log" --cache=coherent || break
-	if [ $((k % 2)) = 0 ]; then
-		ls "$tmp/quickmnt/sub" >/dev/null
-	else
-		find "$tmp/quickmnt" >/dev/null
-	fi
+	case $((k % 3)) in
+	0) ls "$tmp/quickmnt/sub" >/dev/null ;;
+	1) find "$tmp/quickmnt" >/dev/null ;;
+	2) find "$tmp/quickmnt" -type f -exec cat {} + >/dev/null ;;
+	esac
 	if ! umount "$tmp/quickmnt" 2>"$tmp/quick.err"; then
 		busy=$((busy + 1))
 		cp "$tmp/quick.err" "$tmp/quick.why"
@@ -133,8 +134,8 @@ for k in 1 2 3 4 5 6 7 8 9 10; do
 	fi
 	reap_daemon "$tmp/quickmnt" "$mount_pid" "$tmp/quick.log"
 done
-[ $busy -eq 0 ] && ok "umount right after a listing or a walk: 10 of 10" ||
-	fail "umount right after a listing or a walk failed $busy of 10 times: $(cat "$tmp/quick.why")"
+[ $busy -eq 0 ] && ok "umount right after a listing, a walk or reads: 12 of 12" ||
+	fail "umount right after a listing, a walk or reads failed $busy of 12 times: $(cat "$tmp/quick.why")"
 
 [ $failures -eq 0 ] || exit 1
 echo "PASS: coherence"
