@@ -30,6 +30,16 @@
 #include "session.h"
 
 /* The filesystem instance; the FUSE session's userdata. */
+/* Where the kernel's latest listings ended (ops_dir.c). */
+#define FB_DIR_ENDS 64
+struct fb_dir_ends {
+	pthread_mutex_t lock;
+	struct {
+		uint64_t node;          /* 0: free */
+		off_t off;              /* the offset after the last entry */
+	} v[FB_DIR_ENDS];
+};
+
 struct fb_fs {
 	struct fb_conn *conn;
 	struct fb_nodes nodes;
@@ -40,6 +50,7 @@ struct fb_fs {
 	struct fb_events events;
 	struct fb_resume resume;        /* getting the server back */
 	struct fb_restat restat;        /* nodes restated after the kernel invalidated them */
+	struct fb_dir_ends dir_ends;    /* listings whose end the kernel has yet to ask */
 };
 
 extern const struct fuse_lowlevel_ops fb_fuse_ops;

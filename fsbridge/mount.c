@@ -270,6 +270,7 @@ int fb_mount_run(struct fb_mount_opts *o)
 		close(fd);
 		goto out_local;
 	}
+	pthread_mutex_init(&fs.dir_ends.lock, NULL);
 	if (fb_nodes_init(&fs.nodes) < 0 || fb_dents_init(&fs.dents) < 0 ||
 	    fb_fhs_init(&fs.fhs) < 0 || fb_nodes_ref(&fs.nodes, &fs.server.root) < 0 ||
 	    fb_resume_init(&fs.resume, &fs, server, token, export_path, caps) < 0) {
@@ -380,6 +381,7 @@ out_nodes:
 	fb_fhs_release(&fs.fhs);
 	fb_dents_release(&fs.dents);
 	fb_nodes_release(&fs.nodes);
+	pthread_mutex_destroy(&fs.dir_ends.lock);
 out_local:
 	if (have_local)
 		fb_local_stop(&local);

@@ -423,6 +423,50 @@ static size_t add_dot(struct fb_op *op, char *buf, size_t room, int i)
 	return fuse_add_direntry(op->req, buf, room, names[i], &st, i + 1);
 }
 
+/*
+ * The end of a listing. The kernel reads a directory until a reply comes
+ * back empty, so every listing costs one request past its last entry; for
+ * a directory that fits in one reply (nearly all) that is a second server
+ * round trip per directory, the larger part of a cold walk (a 7,594-
+ * directory walk sent 15,225 READDIRPLUS). A reply that reached the end
+ * with all its entries handed to the kernel notes where it ended, and the
+ * request that follows at exactly that offset is answered empty by the
+ * daemon. A name created in between is missed by this pass of the
+ * listing, which POSIX allows for a change made after opendir; the change
+ * event then invalidates the kernel's cached listing as usual.
+ */
+static size_t dir_end_slot(uint64_t node)
+{
+	return (size_t)((node * 0x9E3779B97F4A7C15ull) >> 40) % FB_DIR_ENDS;
+}
+
+static void dir_end_note(struct fb_fs *fs, uint64_t node, off_t off)
+{
+	struct fb_dir_ends *de = &fs->dir_ends;
+	size_t i = dir_end_slot(node);
+
+	pthread_mutex_lock(&de->lock);
+	de->v[i].node = node;
+	de->v[i].off = off;
+	pthread_mutex_unlock(&de->lock);
+}
+
+/* 1 if a request for node at off is the one past a listing's end. */
+static int dir_end_take(struct fb_fs *fs, uint64_t node, off_t off)
+{
+	struct fb_dir_ends *de = &fs->dir_ends;
+	size_t i = dir_end_slot(node);
+	int hit = 0;
+
+	pthread_mutex_lock(&de->lock);
+	if (de->v[i].node == node) {
+		hit = de->v[i].off == off;
+		de->v[i].node = 0;
+	}
+	pthread_mutex_unlock(&de->lock);
+	return hit;
+}
+
 /* Fill the kernel's buffer from one READDIRPLUS reply. Every entry in the
  * reply holds a server reference; only entries placed in a readdirplus
  * buffer that reaches the kernel keep theirs. Replies: buf, err. */
@@ -434,6 +478,7 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 	const struct fsb_readdir_rep *r;
 	uint32_t i, handed = 0;
 	size_t pos = 0;
+	off_t end = op->off;
 	char *buf;
 
 	if (e) {
@@ -457,6 +502,7 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 		if (need > op->size - pos)
 			break;
 		pos += need;
+		end = dot + 1;
 	}
 	for (i = 0; i < r->count; i++) {
 		const struct fsb_dirent *d = &r->ents[i];
@@ -484,6 +530,7 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 			break;  /* did not fit: the kernel asks again from here */
 		pos += need;
 		handed++;
+		end = offset_of_cookie(d->cookie);
 	}
 
 	/* Entries the kernel will never see, and plain readdir's entries
@@ -510,6 +557,10 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 				fb_restat_note(&fs->restat, op->node, 1);
 		}
 	}
+	/* Everything up to the end went in (the dots too): the next request
+	 * is the one past it. */
+	if (r->eof && handed == r->count && pos > 0 && end >= DOT_ENTRIES)
+		dir_end_note(fs, op->node, end);
 	if (fuse_reply_buf(op->req, buf, pos) < 0 && op->plus) {
 		for (i = 0; i < handed; i++)
 			fb__drop_refs(fs, r->ents[i].entry.node, 1);
@@ -548,6 +599,10 @@ static void send_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (!fi->fh && !(fs->server.caps & FSB_CAP_DIRLIST)) {
 		fb_warn("the server no longer lists directories by node: mount again");
 		fuse_reply_err(req, EIO);
+		return;
+	}
+	if (dir_end_take(fs, ino, off)) {
+		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
 	op = fb__op_new(fs, req, readdir_done);
