@@ -31,11 +31,14 @@ same_content() { [ "$(cat "$1")" = "$2" ]; }
 has_size() { [ "$(stat -c %s "$1")" = "$2" ]; }
 has_mode() { [ "$(stat -c %a "$1")" = "$2" ]; }
 absent() { ! ls "$1" >/dev/null 2>&1; }
+has_entries() { [ "$(ls -a "$1" | wc -l)" = "$2" ]; }
 
 for mode in replay invalidate; do
 	b=$scratch/b-$mode
 	m=$tmp/m-$mode
-	mkdir -p "$b/dir"
+	mkdir -p "$b/dir" "$b/many" "$b/empty"
+	# Longer than one reply: the kernel lists it in several batches.
+	(cd "$b/many" && seq 2000 | xargs touch)
 	printf 'one\n' >"$b/f"
 	printf 'keep\n' >"$b/dir/old"
 	start_mount "$b" "$m" "$tmp/$mode.log" --cache=coherent --events=$mode || continue
@@ -58,6 +61,18 @@ for mode in replay invalidate; do
 	eventually "$mode: a file truncated behind the mount" has_size "$m/f" 2
 	rm "$b/later"
 	eventually "$mode: a removed file is gone" absent "$m/later"
+	# Every listing ends where the server's does, cached or not.
+	for k in 1 2; do
+		n=$(ls -a "$m/many" | wc -l)
+		[ "$n" = 2002 ] && ok "$mode: a 2,000-name listing, pass $k, has all names and the dots" ||
+			fail "$mode: a 2,000-name listing, pass $k, has $n entries, not 2002"
+	done
+	n=$(ls -a "$m/empty" | wc -l)
+	[ "$n" = 2 ] && ok "$mode: an empty directory lists the dots" ||
+		fail "$mode: an empty directory lists $n entries"
+	touch "$b/many/late" "$b/empty/late"
+	eventually "$mode: a name added to a long listing behind the mount" has_entries "$m/many" 2003
+	eventually "$mode: a name added to an empty one" has_entries "$m/empty" 3
 	# The client answers "no such file" itself for names a directory it
 	# has listed, or made, does not know: names made behind the mount
 	# must still turn up, and never stay hidden.
