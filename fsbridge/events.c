@@ -350,6 +350,16 @@ static void stats_write_locked(struct fb_events *ev)
 	pending = ev->queued;
 	pthread_mutex_unlock(&ev->lock);
 	fprintf(f, "pending %zu\n", pending);
+	if (ev->fs) {
+		const struct fb_dirahead *da = &ev->fs->dirahead;
+
+		fprintf(f, "listings_ahead %llu\nlistings_ahead_ready %llu\n"
+		        "listings_ahead_waited %llu\nlistings_ahead_dropped %llu\n",
+		        (unsigned long long)atomic_load(&da->asked),
+		        (unsigned long long)atomic_load(&da->ready),
+		        (unsigned long long)atomic_load(&da->waited),
+		        (unsigned long long)atomic_load(&da->dropped));
+	}
 	stats_connection(ev, f);
 	ev->stats_nodes = stats_memory(ev, f);
 	if (fclose(f) == 0 && rename(tmp, ev->stats_path) == 0)
@@ -569,6 +579,9 @@ void fb_events_rescan(struct fb_events *ev)
 void fb_events_lost(struct fb_events *ev)
 {
 	atomic_fetch_add(&ev->losses, 1);
+	/* What changed meanwhile is not known: nothing read ahead holds. */
+	if (ev->fs)
+		fb_dirahead_changed(&ev->fs->dirahead);
 }
 
 int fb_events_settled(struct fb_events *ev)

@@ -26,6 +26,18 @@ static void op_release(struct fb_call *call)
 	free(fb__op_of(call));
 }
 
+/* Every reply passes here first: one to a request that may have changed
+ * names or attributes makes listings read ahead stale before anyone
+ * learns of the change (dirahead.h). */
+static void op_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = fb__op_of(call);
+
+	if (fb_dirahead_op_changes(call->op))
+		fb_dirahead_changed(&op->fs->dirahead);
+	op->done(call, rep, err);
+}
+
 /* A request that waits for a reconnect gives up when its caller was
  * signalled: the kernel sent FUSE_INTERRUPT for it. */
 static int op_interrupted(struct fb_call *call)
@@ -43,7 +55,8 @@ struct fb_op *fb__op_new(struct fb_fs *fs, fuse_req_t req, fb_call_cb cb)
 		return NULL;
 	op->fs = fs;
 	op->req = req;
-	op->call.cb = cb;
+	op->done = cb;
+	op->call.cb = op_done;
 	op->call.release = op_release;
 	op->call.interrupted = op_interrupted;
 	return op;
@@ -330,6 +343,8 @@ static void fb_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 
 	fs->cache.no_opendir = fb__no_opendir_allowed(fs, conn);
+	/* Listings by node, kept exact by change events (dirahead.h). */
+	fs->dirahead.enabled = fs->cache.no_opendir;
 	/* libfuse derives max_pages from max_write: 1 MiB = 256 pages, the
 	 * kernel's default limit. */
 	conn->max_write = fs->server.max_io;

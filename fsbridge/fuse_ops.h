@@ -21,6 +21,7 @@
 
 #include "conn.h"
 #include "dents.h"
+#include "dirahead.h"
 #include "events.h"
 #include "restat.h"
 #include "fhs.h"
@@ -51,6 +52,7 @@ struct fb_fs {
 	struct fb_resume resume;        /* getting the server back */
 	struct fb_restat restat;        /* nodes restated after the kernel invalidated them */
 	struct fb_dir_ends dir_ends;    /* listings whose end the kernel has yet to ask */
+	struct fb_dirahead dirahead;    /* listings read ahead of a walk */
 };
 
 extern const struct fuse_lowlevel_ops fb_fuse_ops;

@@ -11,7 +11,7 @@ fsbridge_fsbridge_SOURCES = \
 	fsbridge/readahead.c fsbridge/readahead.h \
 	fsbridge/conn.c fsbridge/conn_down.c fsbridge/conn_rx.c fsbridge/conn.h fsbridge/conn_int.h \
 	fsbridge/fuse_ops.c fsbridge/fuse_ops.h fsbridge/ops_int.h \
-	fsbridge/replay_view.c fsbridge/lazy.c fsbridge/restat.c fsbridge/restat.h fsbridge/clock.h \
+	fsbridge/replay_view.c fsbridge/lazy.c fsbridge/restat.c fsbridge/restat.h fsbridge/dirahead.c fsbridge/dirahead.h fsbridge/clock.h \
 	fsbridge/ops_node.c fsbridge/ops_dir.c fsbridge/ops_file.c \
 	fsbridge/nodes.c fsbridge/nodes.h \
 	fsbridge/dents.c fsbridge/dents.h \

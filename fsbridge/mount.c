@@ -149,6 +149,7 @@ static void on_push(void *arg, const struct fsb_event_push *push)
 {
 	struct fb_fs *fs = arg;
 
+	fb_dirahead_changed(&fs->dirahead);
 	fb_events_on_push(&fs->events, push);
 }
 
@@ -271,6 +272,7 @@ int fb_mount_run(struct fb_mount_opts *o)
 		goto out_local;
 	}
 	pthread_mutex_init(&fs.dir_ends.lock, NULL);
+	fb_dirahead_init(&fs.dirahead);
 	if (fb_nodes_init(&fs.nodes) < 0 || fb_dents_init(&fs.dents) < 0 ||
 	    fb_fhs_init(&fs.fhs) < 0 || fb_nodes_ref(&fs.nodes, &fs.server.root) < 0 ||
 	    fb_resume_init(&fs.resume, &fs, server, token, export_path, caps) < 0) {
@@ -382,6 +384,7 @@ out_nodes:
 	fb_dents_release(&fs.dents);
 	fb_nodes_release(&fs.nodes);
 	pthread_mutex_destroy(&fs.dir_ends.lock);
+	fb_dirahead_release(&fs.dirahead);
 out_local:
 	if (have_local)
 		fb_local_stop(&local);

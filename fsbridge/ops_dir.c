@@ -470,22 +470,16 @@ static int dir_end_take(struct fb_fs *fs, uint64_t node, off_t off)
 /* Fill the kernel's buffer from one READDIRPLUS reply. Every entry in the
  * reply holds a server reference; only entries placed in a readdirplus
  * buffer that reaches the kernel keep theirs. Replies: buf, err. */
-static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+static uint32_t readdir_want(const struct fb_op *op);
+
+void fb__readdir_fill(struct fb_op *op, const struct fsb_readdir_rep *r)
 {
-	struct fb_op *op = fb__op_of(call);
 	struct fb_fs *fs = op->fs;
-	int e = fb__rep_errno(rep, err);
-	const struct fsb_readdir_rep *r;
 	uint32_t i, handed = 0;
 	size_t pos = 0;
 	off_t end = op->off;
 	char *buf;
 
-	if (e) {
-		fuse_reply_err(op->req, e);
-		return;
-	}
-	r = &rep->u.readdir_rep;
 	buf = malloc(op->size ? op->size : 1);
 	if (!buf) {
 		for (i = 0; i < r->count; i++)
@@ -555,6 +549,8 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 			fb_dents_set_listed(&fs->dents, op->node);
 			if (fs->cache.no_opendir)
 				fb_restat_note(&fs->restat, op->node, 1);
+			if (op->off == 0)
+				fb_dirahead_listed(fs, op->node, r, readdir_want(op));
 		}
 	}
 	/* Everything up to the end went in (the dots too): the next request
@@ -568,24 +564,45 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 	free(buf);
 }
 
+static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int err)
+{
+	struct fb_op *op = fb__op_of(call);
+	int e = fb__rep_errno(rep, err);
+
+	if (e)
+		fuse_reply_err(op->req, e);
+	else
+		fb__readdir_fill(op, &rep->u.readdir_rep);
+}
+
+/* A wire entry is 112 bytes + name, a kernel readdirplus entry 152 +
+ * name rounded to 8: asking for 3/4 of the buffer rarely overfills it
+ * (overflow only costs a FORGET). Plain entries are much smaller than
+ * wire entries, so `size` always fits. */
+static uint32_t readdir_want(const struct fb_op *op)
+{
+	size_t want = op->plus ? op->size / 4 * 3 : op->size;
+
+	return want > FSB_MAX_IO ? FSB_MAX_IO : (uint32_t)want;
+}
+
 static void readdir_send(struct fb_op *op)
 {
 	struct fsb_msg m;
-	size_t want;
 
-	/* A wire entry is 112 bytes + name, a kernel readdirplus entry 152 +
-	 * name rounded to 8: asking for 3/4 of the buffer rarely overfills it
-	 * (overflow only costs a FORGET). Plain entries are much smaller than
-	 * wire entries, so `size` always fits. */
-	want = op->plus ? op->size / 4 * 3 : op->size;
-	if (want > FSB_MAX_IO)
-		want = FSB_MAX_IO;
 	fb__msg_init(&m, FSB_OP_READDIRPLUS);
 	m.u.readdir.node = op->node;
 	m.u.readdir.fh = fb__wire_fh(op->fi.fh);
 	m.u.readdir.cookie = cookie_of_offset(op->off);
-	m.u.readdir.max_bytes = (uint32_t)want;
+	m.u.readdir.max_bytes = readdir_want(op);
 	fb__op_send(op, &m);
+}
+
+/* A request the read-ahead did not answer after all: as usual. It was
+ * made with readdir_done as its callback, and never sent. */
+void fb__readdir_send(struct fb_op *op)
+{
+	fb__lazy_send(op, readdir_send);
 }
 
 static void send_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -615,6 +632,8 @@ static void send_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	op->plus = plus;
 	op->off = off;
 	op->fi.fh = fi->fh;
+	if (!fi->fh && fb_dirahead_serve(fs, op))
+		return;
 	fb__lazy_send(op, readdir_send);
 }
 

@@ -32,6 +32,7 @@ struct stat;
 struct fb_op {
 	struct fb_call call;
 	struct fb_fs *fs;
+	fb_call_cb done;            /* the request's own reply callback */
 	fuse_req_t req;             /* NULL for fire-and-forget requests */
 	uint64_t node;              /* the node whose attributes come back */
 	uint64_t parent;            /* the directory whose attributes come back */
@@ -73,6 +74,11 @@ void fb__op_name(struct fb_op *op, uint64_t parent, const char *name);
 /* Queue m for op, with the caller's credentials where m takes them. If
  * that fails, answer the request now. */
 void fb__op_send(struct fb_op *op, struct fsb_msg *m);
+/* ops_dir.c: answer READDIR(PLUS) request op from listing r (the kernel's
+ * buffer filled, references and names recorded), or send it to the
+ * server. */
+void fb__readdir_fill(struct fb_op *op, const struct fsb_readdir_rep *r);
+void fb__readdir_send(struct fb_op *op);
 /* The errno a completed call failed with, or 0. */
 int fb__rep_errno(const struct fsb_msg *rep, int err);
 void fb__msg_init(struct fsb_msg *m, uint16_t op);

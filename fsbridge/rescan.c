@@ -405,6 +405,7 @@ void fb__rescan(struct fb_events *ev, const char *prefix, size_t plen)
 	size_t i, kept = 0;
 
 	atomic_fetch_add(&ev->rescans, 1);
+	fb_dirahead_changed(&fs->dirahead);
 	fb_nodes_mark_all_stale(&fs->nodes);
 	fb_dents_each(&fs->dents, snap_one, &sn);
 	for (i = 0; i < sn.n; i++) {

@@ -39,6 +39,9 @@ for mode in replay invalidate; do
 	mkdir -p "$b/dir" "$b/many" "$b/empty"
 	# Longer than one reply: the kernel lists it in several batches.
 	(cd "$b/many" && seq 2000 | xargs touch)
+	for d in 1 2 3 4 5 6 7 8; do
+		mkdir -p "$b/walk/d/s$d" && touch "$b/walk/d/s$d/f"
+	done
 	printf 'one\n' >"$b/f"
 	printf 'keep\n' >"$b/dir/old"
 	start_mount "$b" "$m" "$tmp/$mode.log" --cache=coherent --events=$mode || continue
@@ -73,6 +76,25 @@ for mode in replay invalidate; do
 	touch "$b/many/late" "$b/empty/late"
 	eventually "$mode: a name added to a long listing behind the mount" has_entries "$m/many" 2003
 	eventually "$mode: a name added to an empty one" has_entries "$m/empty" 3
+	# Two listings in a row are a walk: the daemon lists the
+	# subdirectories ahead (fsbridge/dirahead.c), and must never answer
+	# with one of those listings once something changed.
+	ls "$m/walk" >/dev/null
+	ls "$m/walk/d" >/dev/null
+	sleep 0.2
+	ahead=$("$FSB" stats "$m" 2>/dev/null | awk '$1 == "listings_ahead" { print $2 }')
+	[ "${ahead:-0}" -ge 8 ] && ok "$mode: a walk lists subdirectories ahead ($ahead)" ||
+		fail "$mode: a walk listed ${ahead:-no} subdirectories ahead, not 8"
+	touch "$m/walk/d/s5/new"
+	[ "$(ls "$m/walk/d/s5" | tr '\n' ' ')" = "f new " ] &&
+		ok "$mode: a listing read ahead shows a name made through the mount since" ||
+		fail "$mode: a listing read ahead shows '$(ls "$m/walk/d/s5" | tr '\n' ' ')' after a create through the mount"
+	touch "$b/walk/d/s3/new"
+	eventually "$mode: a listing read ahead shows a name made behind the mount since" \
+		has_entries "$m/walk/d/s3" 4
+	[ "$(ls "$m/walk/d/s7" | tr '\n' ' ')" = "f " ] &&
+		ok "$mode: an unchanged listing read ahead is exact" ||
+		fail "$mode: a listing read ahead shows '$(ls "$m/walk/d/s7" | tr '\n' ' ')', not 'f'"
 	# The client answers "no such file" itself for names a directory it
 	# has listed, or made, does not know: names made behind the mount
 	# must still turn up, and never stay hidden.
