@@ -69,24 +69,21 @@ static struct fb_ahead_slot *find_locked(struct fb_dirahead *da, uint64_t node)
 	return NULL;
 }
 
-static void forget_entries(struct fb_fs *fs, const struct fsb_dirent *ents, uint32_t count)
+/* Make a slot free again (what it held is the caller's). */
+static void clear_locked(struct fb_dirahead *da, struct fb_ahead_slot *s)
 {
-	uint32_t i;
-
-	for (i = 0; i < count; i++)
-		if (ents[i].entry.node)
-			fb_conn_forget(fs->conn, ents[i].entry.node, 1);
+	memset(s, 0, sizeof(*s));
+	da->used--;
 }
 
 /* Free a slot; its entries' server references are forgotten. */
 static void drop_locked(struct fb_fs *fs, struct fb_ahead_slot *s)
 {
 	atomic_fetch_add(&fs->dirahead.dropped, 1);
-	forget_entries(fs, s->ents, s->count);
+	fb__forget_dirents(fs, s->ents, s->count);
 	free(s->ents);
 	free(s->names);
-	memset(s, 0, sizeof(*s));
-	fs->dirahead.used--;
+	clear_locked(&fs->dirahead, s);
 }
 
 /* Keep a copy of the reply: its strings borrow from the receive buffer. */
@@ -141,18 +138,16 @@ static void ahead_done(struct fb_call *call, const struct fsb_msg *rep, int err)
 			return;
 		}
 		if (!e)
-			forget_entries(fs, r->ents, r->count);
+			fb__forget_dirents(fs, r->ents, r->count);
 		atomic_fetch_add(&da->dropped, 1);
-		memset(s, 0, sizeof(*s));
-		da->used--;
+		clear_locked(da, s);
 		pthread_mutex_unlock(&da->lock);
 		/* Stale or failed: the kernel's request goes out as usual. */
 		if (waiter)
 			fb__readdir_send(waiter);
 		return;
 	}
-	memset(s, 0, sizeof(*s));
-	da->used--;
+	clear_locked(da, s);
 	pthread_mutex_unlock(&da->lock);
 	atomic_fetch_add(&da->waited, 1);
 	fb__readdir_fill(waiter, r);
@@ -190,8 +185,7 @@ int fb_dirahead_serve(struct fb_fs *fs, struct fb_op *op)
 	r.count = s->count;
 	r.ents = s->ents;
 	names = s->names;
-	memset(s, 0, sizeof(*s));
-	da->used--;
+	clear_locked(da, s);
 	pthread_mutex_unlock(&da->lock);
 	atomic_fetch_add(&da->ready, 1);
 	fb__readdir_fill(op, &r);
@@ -201,8 +195,7 @@ int fb_dirahead_serve(struct fb_fs *fs, struct fb_op *op)
 	return 1;
 }
 
-void fb_dirahead_listed(struct fb_fs *fs, uint64_t node, const struct fsb_readdir_rep *r,
-                        uint32_t want)
+void fb_dirahead_listed(struct fb_fs *fs, const struct fsb_readdir_rep *r, uint32_t want)
 {
 	struct fb_dirahead *da = &fs->dirahead;
 	struct {
@@ -215,7 +208,6 @@ void fb_dirahead_listed(struct fb_fs *fs, uint64_t node, const struct fsb_readdi
 	uint32_t j;
 	int walk;
 
-	(void)node;
 	if (!da->enabled)
 		return;
 	pthread_mutex_lock(&da->lock);
@@ -274,8 +266,7 @@ void fb_dirahead_listed(struct fb_fs *fs, uint64_t node, const struct fsb_readdi
 		}
 		pthread_mutex_lock(&da->lock);
 		waiter = da->v[go[k].slot].waiter;
-		memset(&da->v[go[k].slot], 0, sizeof(da->v[go[k].slot]));
-		da->used--;
+		clear_locked(da, &da->v[go[k].slot]);
 		pthread_mutex_unlock(&da->lock);
 		/* The kernel's request came meanwhile: it goes as usual. */
 		if (waiter)

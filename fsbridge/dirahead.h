@@ -70,10 +70,9 @@ static inline void fb_dirahead_changed(struct fb_dirahead *da)
  * (the server may have run a listing asked for after the change first;
  * until the reply, the change is not done as far as anyone knows). */
 int fb_dirahead_op_changes(unsigned op);
-/* The kernel got the whole first batch of directory node's listing, r:
- * in a walk, ask for its subdirectories' listings. */
-void fb_dirahead_listed(struct fb_fs *fs, uint64_t node, const struct fsb_readdir_rep *r,
-                        uint32_t want);
+/* The kernel got the whole first batch of a directory's listing, r: in
+ * a walk, ask for its subdirectories' listings (want bytes each). */
+void fb_dirahead_listed(struct fb_fs *fs, const struct fsb_readdir_rep *r, uint32_t want);
 /* A READDIRPLUS of op->node from offset 0: 1 if a listing read ahead
  * answers it (now, or when its reply comes), 0 to send it as usual. */
 int fb_dirahead_serve(struct fb_fs *fs, struct fb_op *op);

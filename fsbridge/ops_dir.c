@@ -467,11 +467,29 @@ static int dir_end_take(struct fb_fs *fs, uint64_t node, off_t off)
 	return hit;
 }
 
+/* A wire entry is 112 bytes + name, a kernel readdirplus entry 152 +
+ * name rounded to 8: asking for 3/4 of the buffer rarely overfills it
+ * (overflow only costs a FORGET). Plain entries are much smaller than
+ * wire entries, so `size` always fits. */
+static uint32_t readdir_want(const struct fb_op *op)
+{
+	size_t want = op->plus ? op->size / 4 * 3 : op->size;
+
+	return want > FSB_MAX_IO ? FSB_MAX_IO : (uint32_t)want;
+}
+
+void fb__forget_dirents(struct fb_fs *fs, const struct fsb_dirent *ents, uint32_t count)
+{
+	uint32_t i;
+
+	for (i = 0; i < count; i++)
+		if (ents[i].entry.node)
+			fb_conn_forget(fs->conn, ents[i].entry.node, 1);
+}
+
 /* Fill the kernel's buffer from one READDIRPLUS reply. Every entry in the
  * reply holds a server reference; only entries placed in a readdirplus
  * buffer that reaches the kernel keep theirs. Replies: buf, err. */
-static uint32_t readdir_want(const struct fb_op *op);
-
 void fb__readdir_fill(struct fb_op *op, const struct fsb_readdir_rep *r)
 {
 	struct fb_fs *fs = op->fs;
@@ -482,9 +500,7 @@ void fb__readdir_fill(struct fb_op *op, const struct fsb_readdir_rep *r)
 
 	buf = malloc(op->size ? op->size : 1);
 	if (!buf) {
-		for (i = 0; i < r->count; i++)
-			if (r->ents[i].entry.node)
-				fb_conn_forget(fs->conn, r->ents[i].entry.node, 1);
+		fb__forget_dirents(fs, r->ents, r->count);
 		fuse_reply_err(op->req, ENOMEM);
 		return;
 	}
@@ -529,9 +545,8 @@ void fb__readdir_fill(struct fb_op *op, const struct fsb_readdir_rep *r)
 
 	/* Entries the kernel will never see, and plain readdir's entries
 	 * (the kernel instantiates no inodes from those). */
-	for (i = op->plus ? handed : 0; i < r->count; i++)
-		if (r->ents[i].entry.node)
-			fb_conn_forget(fs->conn, r->ents[i].entry.node, 1);
+	i = op->plus ? handed : 0;
+	fb__forget_dirents(fs, r->ents + i, r->count - i);
 
 	if (op->plus) {
 		for (i = 0; i < handed; i++) {
@@ -550,7 +565,7 @@ void fb__readdir_fill(struct fb_op *op, const struct fsb_readdir_rep *r)
 			if (fs->cache.no_opendir)
 				fb_restat_note(&fs->restat, op->node, 1);
 			if (op->off == 0)
-				fb_dirahead_listed(fs, op->node, r, readdir_want(op));
+				fb_dirahead_listed(fs, r, readdir_want(op));
 		}
 	}
 	/* Everything up to the end went in (the dots too): the next request
@@ -573,17 +588,6 @@ static void readdir_done(struct fb_call *call, const struct fsb_msg *rep, int er
 		fuse_reply_err(op->req, e);
 	else
 		fb__readdir_fill(op, &rep->u.readdir_rep);
-}
-
-/* A wire entry is 112 bytes + name, a kernel readdirplus entry 152 +
- * name rounded to 8: asking for 3/4 of the buffer rarely overfills it
- * (overflow only costs a FORGET). Plain entries are much smaller than
- * wire entries, so `size` always fits. */
-static uint32_t readdir_want(const struct fb_op *op)
-{
-	size_t want = op->plus ? op->size / 4 * 3 : op->size;
-
-	return want > FSB_MAX_IO ? FSB_MAX_IO : (uint32_t)want;
 }
 
 static void readdir_send(struct fb_op *op)

@@ -78,6 +78,8 @@ void fb__op_send(struct fb_op *op, struct fsb_msg *m);
  * buffer filled, references and names recorded), or send it to the
  * server. */
 void fb__readdir_fill(struct fb_op *op, const struct fsb_readdir_rep *r);
+/* Give back the server references of listing entries no kernel got. */
+void fb__forget_dirents(struct fb_fs *fs, const struct fsb_dirent *ents, uint32_t count);
 void fb__readdir_send(struct fb_op *op);
 /* The errno a completed call failed with, or 0. */
 int fb__rep_errno(const struct fsb_msg *rep, int err);
